@@ -1,0 +1,117 @@
+"""Data stores for Apache Airflow tasks: staged, hashed and change-checked inputs, versioned outputs."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+_DISTRIBUTION = "airflow-provider-datastores"
+
+
+def get_provider_info() -> dict:
+    """What Airflow's ProvidersManager reads through the ``apache_airflow_provider`` entry point."""
+    return {
+        "package-name": _DISTRIBUTION,
+        "name": "Data stores",
+        "description": "Staged, hashed and change-checked inputs and immutable versioned outputs "
+        "for Airflow tasks, on S3, Azure Blob, GCS, OpenStack Swift, HTTP(S) or a local directory.",
+        "versions": [__version__],
+        "hook-class-names": ["airflow_datastores.hooks.swift.SwiftHook"],
+        "connection-types": [
+            {
+                "hook-class-name": "airflow_datastores.hooks.swift.SwiftHook",
+                "connection-type": "swift",
+            }
+        ],
+        "conn-fields": {
+            "swift": {
+                "auth_version": {
+                    "label": "Auth version",
+                    "schema": {"type": ["string", "null"], "enum": ["3", "1", None]},
+                    "description": "3 for Keystone v3 (default), 1 for tempauth / v1 auth",
+                },
+                "project_name": {
+                    "label": "Project name",
+                    "schema": {"type": ["string", "null"]},
+                    "description": "Keystone v3 project (tenant) to scope the token to",
+                },
+                "user_domain_name": {
+                    "label": "User domain",
+                    "schema": {"type": ["string", "null"]},
+                    "description": "Keystone v3 user domain (default: Default)",
+                },
+                "project_domain_name": {
+                    "label": "Project domain",
+                    "schema": {"type": ["string", "null"]},
+                    "description": "Keystone v3 project domain (default: Default)",
+                },
+                "region_name": {
+                    "label": "Region",
+                    "schema": {"type": ["string", "null"]},
+                    "description": "Region of the object-store endpoint in the service catalog",
+                },
+            }
+        },
+        "ui-field-behaviour": {
+            "swift": {
+                "hidden-fields": ["schema", "port"],
+                "relabeling": {
+                    "host": "Auth URL",
+                    "login": "User name",
+                    "password": "Password or key",
+                },
+                "placeholders": {
+                    "host": "https://keystone.example.com:5000/v3",
+                    "login": "swift-user",
+                },
+            }
+        },
+        "task-decorators": [
+            {"name": "datastore", "class-name": "airflow_datastores.decorators.datastore_task"},
+        ],
+        "config": {
+            "datastores": {
+                "description": "Where tasks keep their inputs and outputs.",
+                "options": {
+                    "default_store": {
+                        "description": "URL or name of the store used when a task names none. "
+                        "Empty: a local directory, $AIRFLOW_HOME/datastores.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "s3://my-bucket/airflow",
+                        "default": "",
+                    },
+                    "stores": {
+                        "description": "Named stores, as JSON: name -> URL, or name -> "
+                        '{"url": ..., "conn_id": ...}. Inputs under a named store\'s URL use its connection.',
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": '{"raw": {"url": "s3://raw-data", "conn_id": "aws_raw"}}',
+                        "default": "",
+                    },
+                    "cache_dir": {
+                        "description": "Local cache of staged inputs on each worker. "
+                        "Empty: $AIRFLOW_HOME/datastores-cache.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "/var/cache/airflow-datastores",
+                        "default": "",
+                    },
+                    "cache_max_bytes": {
+                        "description": "Upper bound of the cache's size in bytes; the least recently "
+                        "used entries go first.",
+                        "version_added": "0.1.0",
+                        "type": "integer",
+                        "example": "107374182400",
+                        "default": "10737418240",
+                    },
+                    "max_concurrency": {
+                        "description": "How many files one task transfers at once.",
+                        "version_added": "0.1.0",
+                        "type": "integer",
+                        "example": "16",
+                        "default": "8",
+                    },
+                },
+            }
+        },
+    }

@@ -1,0 +1,182 @@
+"""The store interface every backend implements, the object metadata it returns, and the typed errors.
+
+A :class:`Store` is rooted at one location (a bucket, a container, a directory) and addresses objects by
+*key*: a relative, ``/``-separated path below that root. Backends map their SDK's exceptions to the
+errors below in one place, and never put a secret into a message.
+"""
+
+from __future__ import annotations
+
+import abc
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import BinaryIO, ClassVar
+
+#: Size of the chunks that reads yield and writes consume. Large enough that hashlib and the SDKs
+#: release the GIL for most of the work, small enough that memory stays flat.
+CHUNK_SIZE = 8 * 1024 * 1024
+
+
+class DataStoreError(Exception):
+    """Base of every error raised by a store. The message names the URL and what to do."""
+
+
+class NotFound(DataStoreError):
+    """The object, bucket or container does not exist."""
+
+
+class AlreadyExists(DataStoreError):
+    """A create-only write found the key already taken."""
+
+
+class AccessDenied(DataStoreError):
+    """The store refused the credentials of the connection."""
+
+
+class IntegrityError(DataStoreError):
+    """Bytes do not match the checksum the store or a manifest says they should have."""
+
+
+class ReadOnlyStore(DataStoreError):
+    """A write or delete was asked of a store that can only be read (HTTP)."""
+
+
+class MissingExtra(DataStoreError):
+    """A backend needs an optional dependency that is not installed."""
+
+    def __init__(self, *, scheme: str, extra: str) -> None:
+        super().__init__(
+            f"The {scheme}:// store needs the '{extra}' extra, which is not installed. "
+            f"Install it with: pip install 'airflow-provider-datastores[{extra}]'"
+        )
+        self.extra = extra
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What a store says about one object, without reading its bytes.
+
+    :param key: key of the object relative to the store's root.
+    :param url: full URL of the object (never carries credentials).
+    :param size: size in bytes.
+    :param identity: the store's identity of this content (ETag, generation, version id, or for local
+        files inode/mtime); it changes whenever the object is replaced.
+    :param checksums: native checksums the store returned, lower-case hex, keyed by algorithm
+        (``md5``, ``sha1``, ``sha256``, ``crc32c``). Only checksums that are true for the whole
+        object's bytes are listed (not multipart ETags, not segmented-object ETags).
+    :param modified: last modification time, when the store reports it.
+    """
+
+    key: str
+    url: str
+    size: int
+    identity: str
+    checksums: dict[str, str] = field(default_factory=dict)
+    modified: datetime | None = None
+
+
+class Store(abc.ABC):
+    """One storage location, addressed by keys below its root.
+
+    :param root: URL of the root, e.g. ``s3://bucket/prefix`` or ``file:///data/store``.
+    :param conn_id: Airflow connection that holds the credentials; ``None`` uses the backend's default.
+    """
+
+    #: URL schemes this backend serves.
+    schemes: ClassVar[tuple[str, ...]] = ()
+    #: Whether the store accepts writes and deletes.
+    writable: ClassVar[bool] = True
+    #: Whether a ranged read costs only the bytes of the range (so parallel ranged reads pay off).
+    cheap_ranges: ClassVar[bool] = True
+
+    def __init__(self, *, root: str, conn_id: str | None = None) -> None:
+        self.root = root if root.endswith("://") else root.rstrip("/")
+        self.conn_id = conn_id
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.root!r})"
+
+    def url_for(self, key: str) -> str:
+        """Full URL of ``key``."""
+        if not key:
+            return self.root
+        return f"{self.root}{key}" if self.root.endswith("/") else f"{self.root}/{key}"
+
+    @abc.abstractmethod
+    def stat(self, key: str) -> ObjectInfo:
+        """Metadata of one object. Raises :class:`NotFound` when it does not exist."""
+
+    @abc.abstractmethod
+    def read(self, key: str, *, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        """Stream the bytes of ``key`` from ``start`` up to ``end`` (exclusive; ``None`` = to the end).
+
+        Yields chunks of at most about :data:`CHUNK_SIZE`. Memory stays flat whatever the size.
+        """
+
+    @abc.abstractmethod
+    def write(
+        self,
+        key: str,
+        data: BinaryIO,
+        *,
+        size: int | None = None,
+        create_only: bool = False,
+    ) -> ObjectInfo:
+        """Store what ``data.read()`` yields under ``key``, streaming, with bounded memory.
+
+        :param data: a readable binary file object; read in chunks until it returns ``b""``.
+        :param size: the number of bytes ``data`` will yield, when known (helps choosing the
+            single-request or the large-object path).
+        :param create_only: refuse with :class:`AlreadyExists` when ``key`` already exists; the check
+            and the write are one atomic request on the server.
+        """
+
+    @abc.abstractmethod
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Every object whose key starts with ``prefix``, recursively, in lexicographic key order.
+
+        Pages through the store's listing; never loads the whole listing at once.
+        """
+
+    @abc.abstractmethod
+    def delete(self, key: str) -> None:
+        """Delete one object. Deleting a key that does not exist is not an error."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections. The store must not be used afterwards."""
+
+    # Conveniences built on the primitives above.
+
+    def read_bytes(self, key: str) -> bytes:
+        """The whole content of a small object."""
+        return b"".join(self.read(key))
+
+    def write_bytes(self, key: str, data: bytes, *, create_only: bool = False) -> ObjectInfo:
+        """Store a small object held in memory."""
+        return self.write(key, io.BytesIO(data), size=len(data), create_only=create_only)
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.stat(key)
+        except NotFound:
+            return False
+        return True
+
+    def _require_writable(self, key: str) -> None:
+        if not self.writable:
+            raise ReadOnlyStore(
+                f"{self.url_for(key)}: {self.schemes[0]}:// stores are read-only; "
+                "write outputs to a local, s3, az, gs or swift store instead"
+            )
+
+
+def check_key(key: str) -> str:
+    """Refuse keys that are absolute or would climb out of the root, and return the key."""
+    if key.startswith("/") or any(part in ("..",) for part in key.split("/")):
+        raise DataStoreError(
+            f"Invalid object key {key!r}: keys are relative paths below the store root "
+            "and may not start with '/' or contain '..'"
+        )
+    return key

@@ -1,0 +1,230 @@
+"""From a URL or a store name to the backend that serves it.
+
+``file:///abs/path``, ``s3://bucket/key``, ``az://container/blob``, ``gs://bucket/key``,
+``swift://container/object`` and ``http(s)://host/path`` (read-only). Named stores come from the
+``[datastores] stores`` option; with nothing configured, the default store is a local directory under
+``$AIRFLOW_HOME``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import threading
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from airflow_datastores.stores.base import DataStoreError, MissingExtra, Store
+
+#: scheme -> (module, class, extra that provides its SDK or None)
+_BACKENDS: dict[str, tuple[str, str, str | None]] = {
+    "file": ("airflow_datastores.stores.local", "LocalStore", None),
+    "s3": ("airflow_datastores.stores.s3", "S3Store", "s3"),
+    "az": ("airflow_datastores.stores.azure", "AzureBlobStore", "azure"),
+    "gs": ("airflow_datastores.stores.gcs", "GCSStore", "gcs"),
+    "swift": ("airflow_datastores.stores.swift", "SwiftStore", "swift"),
+    "http": ("airflow_datastores.stores.http", "HttpStore", None),
+    "https": ("airflow_datastores.stores.http", "HttpStore", None),
+}
+
+SCHEMES = tuple(_BACKENDS)
+
+_cache: dict[tuple[str, str, str | None], Store] = {}
+_cache_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """A named store: where it is and which Airflow connection holds its credentials."""
+
+    name: str
+    url: str
+    conn_id: str | None = None
+
+
+def backend_class(scheme: str) -> type[Store]:
+    """The Store class for ``scheme``; a missing optional dependency names the extra to install."""
+    try:
+        module_name, class_name, extra = _BACKENDS[scheme]
+    except KeyError:
+        raise DataStoreError(
+            f"Unknown store scheme {scheme + '://'!r}: use one of "
+            + ", ".join(f"{s}://" for s in SCHEMES)
+        ) from None
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        if extra is None:
+            raise
+        raise MissingExtra(scheme=scheme, extra=extra) from err
+    return getattr(module, class_name)
+
+
+def split_url(url: str) -> tuple[str, str, str]:
+    """Split a store URL into ``(scheme, root URL, key)``.
+
+    The root is the bucket / container / host (``file://`` for local paths); the key is the rest,
+    without a leading slash. Keys are written as they are (``s3://bucket/my file.csv``), not
+    percent-encoded, as the cloud CLIs write them.
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in _BACKENDS:
+        raise DataStoreError(
+            f"{url!r} is not a store URL: it must start with one of "
+            + ", ".join(f"{s}://" for s in SCHEMES)
+            + " (local paths as file:///absolute/path)"
+        )
+    if scheme == "file":
+        if parts.netloc not in ("", "localhost"):
+            raise DataStoreError(f"{url!r}: local paths are written file:///absolute/path (three slashes)")
+        return scheme, "file://", parts.path.lstrip("/")
+    if not parts.netloc:
+        raise DataStoreError(f"{url!r}: the URL names no bucket, container or host")
+    if scheme in ("http", "https"):
+        key = parts.path.lstrip("/") + (f"?{parts.query}" if parts.query else "")
+        return scheme, f"{scheme}://{parts.netloc}", key
+    return scheme, f"{scheme}://{parts.netloc}", parts.path.lstrip("/")
+
+
+def join_url(root: str, key: str) -> str:
+    """The URL of ``key`` below ``root``; the inverse of :func:`split_url`."""
+    if not key:
+        return root
+    return f"{root}{key}" if root.endswith("/") else f"{root}/{key}"
+
+
+def open_store(url: str, *, conn_id: str | None = None) -> Store:
+    """A store rooted at ``url`` (a bucket, a container, a prefix or a directory).
+
+    ``conn_id`` defaults to the connection of the named store whose URL covers ``url``, and then to
+    the backend's usual default (``aws_default``, ``wasb_default``, ``google_cloud_default``,
+    ``swift_default``). Instances are shared within a process: they are thread-safe.
+    """
+    url = url if url.endswith("://") else url.rstrip("/")
+    scheme = urlsplit(url).scheme.lower()
+    if conn_id is None:
+        conn_id = _conn_id_for(url)
+    cache_key = (scheme, url, conn_id)
+    with _cache_lock:
+        store = _cache.get(cache_key)
+        if store is None:
+            split_url(url)  # validate
+            store = backend_class(scheme)(root=url, conn_id=conn_id)
+            _cache[cache_key] = store
+        return store
+
+
+def locate(url: str, *, conn_id: str | None = None) -> tuple[Store, str]:
+    """The store that holds the object at ``url``, and the object's key in it."""
+    _scheme, root, key = split_url(url)
+    if conn_id is None:
+        conn_id = _conn_id_for(url)
+    return open_store(root, conn_id=conn_id), key
+
+
+def clear_cache() -> None:
+    """Forget every open store (tests, and after connections changed)."""
+    with _cache_lock:
+        stores = list(_cache.values())
+        _cache.clear()
+    for store in stores:
+        store.close()
+
+
+# Configuration
+
+
+def _conf(option: str, fallback: str = "") -> str:
+    from airflow.configuration import conf
+
+    return conf.get("datastores", option, fallback=fallback) or fallback
+
+
+def airflow_home() -> str:
+    return os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
+
+
+def named_stores() -> dict[str, StoreConfig]:
+    """Stores configured by name in ``[datastores] stores`` (JSON: name -> URL or {url, conn_id})."""
+    raw = _conf("stores").strip()
+    if not raw:
+        return {}
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise DataStoreError(
+            f"[datastores] stores is not valid JSON ({err.msg} at column {err.colno}); expected e.g. "
+            '{"raw": {"url": "s3://my-bucket/raw", "conn_id": "aws_default"}}'
+        ) from None
+    if not isinstance(data, dict):
+        raise DataStoreError("[datastores] stores must be a JSON object mapping names to stores")
+    stores = {}
+    for name, spec in data.items():
+        if isinstance(spec, str):
+            spec = {"url": spec}
+        if not isinstance(spec, dict) or "url" not in spec:
+            raise DataStoreError(f"[datastores] stores: store {name!r} needs a 'url'")
+        unknown = set(spec) - {"url", "conn_id"}
+        if unknown:
+            raise DataStoreError(
+                f"[datastores] stores: store {name!r} has unknown keys {sorted(unknown)}; "
+                "allowed are 'url' and 'conn_id'"
+            )
+        split_url(spec["url"])
+        stores[name] = StoreConfig(name=name, url=spec["url"].rstrip("/"), conn_id=spec.get("conn_id"))
+    return stores
+
+
+def default_store_url() -> str:
+    """``[datastores] default_store`` (a URL or a store name), else ``$AIRFLOW_HOME/datastores``."""
+    configured = _conf("default_store").strip()
+    if configured:
+        return resolve_store_url(configured)[0]
+    return "file://" + os.path.join(os.path.abspath(airflow_home()), "datastores")
+
+
+def resolve_store_url(name_or_url: str | None) -> tuple[str, str | None]:
+    """``(url, conn_id)`` for a store name, a store URL, or ``None`` for the default store."""
+    if not name_or_url:
+        return default_store_url(), None
+    if "://" in name_or_url:
+        split_url(name_or_url)
+        return name_or_url.rstrip("/"), _conn_id_for(name_or_url)
+    stores = named_stores()
+    if name_or_url == "default":
+        return default_store_url(), None
+    if name_or_url not in stores:
+        known = ", ".join(sorted(stores)) or "none are configured"
+        raise DataStoreError(
+            f"Unknown store {name_or_url!r} (known stores: {known}); name a store from "
+            "[datastores] stores or give a URL such as s3://bucket/prefix"
+        )
+    config = stores[name_or_url]
+    return config.url, config.conn_id
+
+
+def get_store(name_or_url: str | None = None, *, conn_id: str | None = None) -> Store:
+    """The store named ``name_or_url`` (a configured name or a URL); ``None`` gives the default."""
+    url, configured_conn = resolve_store_url(name_or_url)
+    return open_store(url, conn_id=conn_id or configured_conn)
+
+
+def cache_dir() -> str:
+    """Where staged inputs are cached on this worker (``[datastores] cache_dir``)."""
+    return _conf("cache_dir") or os.path.join(os.path.abspath(airflow_home()), "datastores-cache")
+
+
+def _conn_id_for(url: str) -> str | None:
+    """The connection of the longest named store whose URL covers ``url``, if any."""
+    try:
+        stores = named_stores()
+    except DataStoreError:
+        raise
+    best: StoreConfig | None = None
+    for config in stores.values():
+        if url == config.url or url.startswith(config.url + "/"):
+            if best is None or len(config.url) > len(best.url):
+                best = config
+    return best.conn_id if best else None
