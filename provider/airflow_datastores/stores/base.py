@@ -39,6 +39,10 @@ class IntegrityError(DataStoreError):
     """Bytes do not match the checksum the store or a manifest says they should have."""
 
 
+class TransientError(DataStoreError):
+    """A failure worth retrying: connection reset, timeout, 5xx, throttling."""
+
+
 class ReadOnlyStore(DataStoreError):
     """A write or delete was asked of a store that can only be read (HTTP)."""
 

@@ -1,0 +1,33 @@
+# The two commands a new user needs: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(PYTHON) -m uv
+VENV := .venv
+PY := $(VENV)/bin/python
+DEMO_HOME := $(CURDIR)/.demo/airflow
+
+.PHONY: venv demo test bench servers clean
+
+venv: $(VENV)/.synced
+
+# uv resolves Airflow plus the cloud providers in seconds where plain pip backtracks for long.
+$(VENV)/.synced: pyproject.toml uv.lock
+	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
+	$(UV) sync --frozen --all-extras --group dev --quiet
+	@touch $@
+
+demo: venv
+	AIRFLOW_HOME=$(DEMO_HOME) $(PY) dags/demo.py
+
+servers:
+	bash tests/servers/install.sh
+
+# The test session starts the real servers it needs and stops them at its end, pass or fail.
+test: venv servers
+	$(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+bench: venv servers
+	$(PY) -m bench
+
+clean:
+	rm -rf .demo .pytest_cache

@@ -1,0 +1,60 @@
+"""Wildcards in object keys: ``*`` matches within one path segment, ``**`` across segments, ``?`` one
+character. A pattern is resolved by listing the longest literal prefix before its first wildcard."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+_WILDCARDS = "*?["
+
+
+def has_wildcard(key: str) -> bool:
+    return any(char in key for char in _WILDCARDS)
+
+
+def literal_prefix(pattern: str) -> str:
+    """The part of ``pattern`` before its first wildcard, cut back to a whole directory."""
+    first = min((pattern.find(c) for c in _WILDCARDS if c in pattern), default=len(pattern))
+    head = pattern[:first]
+    return head[: head.rfind("/") + 1] if "/" in head else ""
+
+
+@lru_cache(maxsize=256)
+def compile_pattern(pattern: str) -> re.Pattern[str]:
+    """A regular expression that matches whole keys against ``pattern``."""
+    out = []
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")  # zero or more whole directories
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif char == "*":
+            out.append("[^/]*")
+            i += 1
+        elif char == "?":
+            out.append("[^/]")
+            i += 1
+        elif char == "[":
+            end = pattern.find("]", i + 1)
+            if end == -1:
+                out.append(re.escape(char))
+                i += 1
+            else:
+                body = pattern[i + 1 : end]
+                if body.startswith("!"):
+                    body = "^" + body[1:]
+                out.append(f"[{body}]")
+                i = end + 1
+        else:
+            out.append(re.escape(char))
+            i += 1
+    return re.compile("".join(out) + r"\Z")
+
+
+def matches(pattern: str, key: str) -> bool:
+    return compile_pattern(pattern).match(key) is not None

@@ -1,0 +1,172 @@
+"""Local directory store: ``file:///absolute/path``. The default store when nothing is configured."""
+
+from __future__ import annotations
+
+import errno
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from typing import BinaryIO
+from urllib.parse import urlsplit
+
+from airflow_datastores.stores.base import (
+    CHUNK_SIZE,
+    AccessDenied,
+    AlreadyExists,
+    DataStoreError,
+    NotFound,
+    ObjectInfo,
+    Store,
+    check_key,
+)
+
+_TEMP_MARK = ".tmp-"
+
+
+class LocalStore(Store):
+    """Objects are files below a directory; keys are their relative paths.
+
+    Writes go to a hidden temporary file first and are renamed into place, so a reader never sees a
+    half-written file; a create-only write links the finished file to its name, which the kernel
+    refuses (EEXIST) when the name is taken.
+    """
+
+    schemes = ("file",)
+
+    def __init__(self, *, root: str, conn_id: str | None = None) -> None:
+        super().__init__(root=root, conn_id=conn_id)
+        path = urlsplit(root).path or "/"
+        if not os.path.isabs(path):
+            raise DataStoreError(f"{root!r}: a local store needs an absolute path (file:///abs/path)")
+        self.path = os.path.normpath(path)
+
+    def _path(self, key: str) -> str:
+        return os.path.join(self.path, check_key(key)) if key else self.path
+
+    def stat(self, key: str) -> ObjectInfo:
+        path = self._path(key)
+        try:
+            st = os.stat(path)
+        except OSError as err:
+            raise self._error(err, key) from None
+        if not os.path.isfile(path):
+            raise NotFound(f"{self.url_for(key)}: is a directory, not a file")
+        return self._info(key, st)
+
+    def read(self, key: str, *, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        path = self._path(key)
+        try:
+            handle = open(path, "rb")  # noqa: SIM115 - closed by the generator
+        except OSError as err:
+            raise self._error(err, key) from None
+        return self._read(handle, start, end)
+
+    @staticmethod
+    def _read(handle: BinaryIO, start: int, end: int | None) -> Iterator[bytes]:
+        with handle:
+            handle.seek(start)
+            remaining = None if end is None else max(0, end - start)
+            while remaining is None or remaining > 0:
+                chunk = handle.read(CHUNK_SIZE if remaining is None else min(CHUNK_SIZE, remaining))
+                if not chunk:
+                    return
+                if remaining is not None:
+                    remaining -= len(chunk)
+                yield chunk
+
+    def write(
+        self,
+        key: str,
+        data: BinaryIO,
+        *,
+        size: int | None = None,
+        create_only: bool = False,
+    ) -> ObjectInfo:
+        path = self._path(check_key(key))
+        directory, name = os.path.split(path)
+        temp = os.path.join(directory, f".{name}{_TEMP_MARK}{uuid.uuid4().hex}")
+        try:
+            os.makedirs(directory, exist_ok=True)
+            if create_only and os.path.exists(path):
+                raise AlreadyExists(f"{self.url_for(key)}: already exists; it is never overwritten")
+            with open(temp, "xb") as out:
+                while chunk := data.read(CHUNK_SIZE):
+                    out.write(chunk)
+                if create_only:
+                    out.flush()
+                    os.fsync(out.fileno())
+            if create_only:
+                try:
+                    os.link(temp, path)
+                except FileExistsError:
+                    raise AlreadyExists(
+                        f"{self.url_for(key)}: already exists; it is never overwritten"
+                    ) from None
+            else:
+                os.replace(temp, path)
+        except OSError as err:
+            raise self._error(err, key) from None
+        finally:
+            if os.path.lexists(temp):
+                os.unlink(temp)
+        return self.stat(key)
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        check_key(prefix) if prefix else None
+        # Start from the deepest directory the prefix names, so a prefix does not walk the whole tree.
+        base = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
+        yield from (info for info in self._walk(base) if info.key.startswith(prefix))
+
+    def _walk(self, rel_dir: str) -> Iterator[ObjectInfo]:
+        directory = os.path.join(self.path, rel_dir) if rel_dir else self.path
+        try:
+            entries = list(os.scandir(directory))
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        except OSError as err:
+            raise self._error(err, rel_dir) from None
+        # Sorting "name/" for directories gives the keys' lexicographic order across levels.
+        entries.sort(key=lambda e: e.name + "/" if e.is_dir(follow_symlinks=False) else e.name)
+        for entry in entries:
+            key = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+            if entry.is_dir(follow_symlinks=False):
+                yield from self._walk(key)
+            elif entry.is_file() and _TEMP_MARK not in entry.name:
+                yield self._info(key, entry.stat())
+
+    def delete(self, key: str) -> None:
+        path = self._path(check_key(key))
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            return
+        except OSError as err:
+            raise self._error(err, key) from None
+        # Tidy empty directories up to the root, so a purged version leaves no empty tree behind.
+        parent = os.path.dirname(path)
+        while parent.startswith(self.path + os.sep):
+            try:
+                os.rmdir(parent)
+            except OSError:
+                break
+            parent = os.path.dirname(parent)
+
+    def _info(self, key: str, st: os.stat_result) -> ObjectInfo:
+        return ObjectInfo(
+            key=key,
+            url=self.url_for(key),
+            size=st.st_size,
+            identity=f"{st.st_ino:x}-{st.st_mtime_ns:x}-{st.st_size:x}",
+            modified=datetime.fromtimestamp(st.st_mtime, tz=timezone.utc),
+        )
+
+    def _error(self, err: OSError, key: str) -> DataStoreError:
+        url = self.url_for(key)
+        if err.errno in (errno.ENOENT, errno.ENOTDIR):
+            return NotFound(f"{url}: no such file")
+        if err.errno in (errno.EACCES, errno.EPERM):
+            return AccessDenied(f"{url}: permission denied; check the worker's user can access it")
+        if err.errno == errno.EEXIST:
+            return AlreadyExists(f"{url}: already exists")
+        return DataStoreError(f"{url}: {err.strerror or err}")
