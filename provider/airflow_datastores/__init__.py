@@ -96,6 +96,14 @@ def get_provider_info() -> dict:
                         "example": "/var/cache/airflow-datastores",
                         "default": "",
                     },
+                    "work_dir": {
+                        "description": "Where tasks get their inputs and outputs directories. Empty: "
+                        "$AIRFLOW_HOME/datastores-work. Keep it on the same file system as cache_dir.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "/var/lib/airflow-datastores/work",
+                        "default": "",
+                    },
                     "cache_max_bytes": {
                         "description": "Upper bound of the cache's size in bytes; the least recently "
                         "used entries go first.",
@@ -115,3 +123,12 @@ def get_provider_info() -> dict:
             }
         },
     }
+
+
+def __getattr__(name: str):
+    # Lazy, so that reading provider info does not import Airflow's task SDK.
+    if name == "outputs_of":
+        from airflow_datastores.operators import outputs_of
+
+        return outputs_of
+    raise AttributeError(name)

@@ -101,6 +101,12 @@ def _input(name: str, spec: object) -> Input:
         return Input(name=name, urls=(spec,))
     if isinstance(spec, Sequence):
         return Input(name=name, urls=tuple(_url(name, u) for u in spec))
+    if isinstance(spec, Mapping) and "version" in spec:
+        return Input(
+            name=name,
+            urls=(_version_url(name, spec["version"], spec.get("path", "")),),
+            keep_directories=spec.get("keep_directories", spec.get("keep-directories", "suffix")),
+        )
     if isinstance(spec, Mapping):
         allowed = {"url", "urls", "default", "optional", "keep_directories", "keep-directories", "conn_id"}
         unknown = set(spec) - allowed
@@ -118,6 +124,22 @@ def _input(name: str, spec: object) -> Input:
             conn_id=spec.get("conn_id"),
         )
     raise DataStoreError(f"Input {name!r}: expected a URL, a list of URLs or a mapping, got {spec!r}")
+
+
+def _version_url(name: str, version: object, path: str) -> str:
+    """A reference to an upstream step's version: its ``datastore_outputs`` record or a reference."""
+    from airflow_datastores.versioning import make_reference
+
+    if isinstance(version, Mapping) and {"dag_id", "task_id", "version_id"} <= set(version):
+        return make_reference(dag_id=version["dag_id"], task_id=version["task_id"],
+                              version=version["version_id"], path=path, store=version.get("store"))
+    if isinstance(version, str) and version.startswith(REFERENCE_SCHEME):
+        return version.split("?")[0].rstrip("/") + (f"/{path}" if path else "") + (
+            "?" + version.split("?", 1)[1] if "?" in version else "")
+    raise DataStoreError(
+        f"Input {name!r}: {version!r} is not an upstream step's outputs; pass outputs_of(<task>) or a "
+        "datastore:// reference"
+    )
 
 
 def _url(name: str, url: object) -> str:

@@ -15,6 +15,7 @@ import threading
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from airflow_datastores.config import airflow_home, conf_value as _conf
 from airflow_datastores.stores.base import DataStoreError, MissingExtra, Store
 
 #: scheme -> (module, class, extra that provides its SDK or None)
@@ -136,16 +137,6 @@ def clear_cache() -> None:
 # Configuration
 
 
-def _conf(option: str, fallback: str = "") -> str:
-    from airflow.configuration import conf
-
-    return conf.get("datastores", option, fallback=fallback) or fallback
-
-
-def airflow_home() -> str:
-    return os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
-
-
 def named_stores() -> dict[str, StoreConfig]:
     """Stores configured by name in ``[datastores] stores`` (JSON: name -> URL or {url, conn_id})."""
     raw = _conf("stores").strip()
@@ -209,11 +200,6 @@ def get_store(name_or_url: str | None = None, *, conn_id: str | None = None) -> 
     """The store named ``name_or_url`` (a configured name or a URL); ``None`` gives the default."""
     url, configured_conn = resolve_store_url(name_or_url)
     return open_store(url, conn_id=conn_id or configured_conn)
-
-
-def cache_dir() -> str:
-    """Where staged inputs are cached on this worker (``[datastores] cache_dir``)."""
-    return _conf("cache_dir") or os.path.join(os.path.abspath(airflow_home()), "datastores-cache")
 
 
 def _conn_id_for(url: str) -> str | None:

@@ -1,0 +1,45 @@
+"""The provider's ``[datastores]`` configuration section, read with the defaults it declares."""
+
+from __future__ import annotations
+
+import os
+
+from airflow_datastores.stores.base import DataStoreError
+
+
+def conf_value(option: str, fallback: str = "") -> str:
+    """``[datastores] <option>`` from airflow.cfg or ``AIRFLOW__DATASTORES__<OPTION>``."""
+    from airflow.configuration import conf
+
+    return conf.get("datastores", option, fallback=fallback) or fallback
+
+
+def airflow_home() -> str:
+    return os.path.abspath(os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow"))
+
+
+def _int(option: str, default: int) -> int:
+    raw = conf_value(option, str(default))
+    try:
+        return int(raw)
+    except ValueError:
+        raise DataStoreError(f"[datastores] {option} = {raw!r} is not a whole number") from None
+
+
+def cache_dir() -> str:
+    """Worker-local cache of staged inputs (``cache_dir``; default ``$AIRFLOW_HOME/datastores-cache``)."""
+    return conf_value("cache_dir") or os.path.join(airflow_home(), "datastores-cache")
+
+
+def cache_max_bytes() -> int:
+    return _int("cache_max_bytes", 10 * 1024**3)
+
+
+def max_concurrency() -> int:
+    return max(1, _int("max_concurrency", 8))
+
+
+def work_dir() -> str:
+    """Where tasks get their inputs and outputs directories (``work_dir``; default
+    ``$AIRFLOW_HOME/datastores-work``, beside the cache so staged files can be hard links)."""
+    return conf_value("work_dir") or os.path.join(airflow_home(), "datastores-work")

@@ -1,0 +1,42 @@
+"""SnapshotOutputsOperator: commit a directory as a new immutable version."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from airflow.sdk import BaseOperator
+
+from airflow_datastores.operators._runtime import commit_for_task, datastore_asset
+
+
+class SnapshotOutputsOperator(BaseOperator):
+    """Upload everything under ``outputs_dir`` to the store as this task's new version.
+
+    The version's record (id, manifest URL, files with md5/sha1/sha256) is returned and pushed to XCom
+    as ``datastore_outputs``; the task's asset ``datastore://<dag_id>/<task_id>`` gets an event with
+    the version in its ``extra``.
+
+    :param outputs_dir: the directory to snapshot. (templated)
+    :param store: store name or URL; default: ``[datastores] default_store``. (templated)
+    :param conn_id: Airflow connection of the store, when not the store's configured one.
+    """
+
+    template_fields: Sequence[str] = ("outputs_dir", "store")
+    ui_color = "#f3ecf8"
+
+    def __init__(
+        self, *, outputs_dir: str, store: str | None = None, conn_id: str | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.outputs_dir = outputs_dir
+        self.store = store
+        self.conn_id = conn_id
+        if self.has_dag():
+            self.outlets = [*self.outlets, datastore_asset(self.dag_id, self.task_id)]
+
+    def execute(self, context) -> dict:
+        version = commit_for_task(
+            context, outputs_dir=self.outputs_dir, store=self.store, conn_id=self.conn_id, logger=self.log
+        )
+        return version.to_record()

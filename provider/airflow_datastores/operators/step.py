@@ -1,0 +1,223 @@
+"""DatastoreStepOperator: stage inputs, run a command or a callable, snapshot outputs."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import subprocess
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowException, AirflowSkipException
+
+from airflow_datastores.changes import check_policy
+from airflow_datastores.operators._runtime import (
+    SkipUnchanged,
+    TaskDirs,
+    commit_for_task,
+    datastore_asset,
+    push_inputs,
+    stage_for_task,
+    task_dirs,
+)
+
+
+class DatastoreStepOperator(BaseOperator):
+    """One pipeline step: stage its inputs, run its body, commit its outputs as a new version.
+
+    In that order: a body that fails commits nothing. The body is either a shell ``command`` or a
+    ``python_callable``. Both see the directories:
+
+    * a command runs in ``cwd`` with ``DATASTORE_INPUTS``, ``DATASTORE_OUTPUTS`` and, per input,
+      ``DATASTORE_INPUT_<NAME>`` in its environment; ``{{ inputs_dir }}`` and ``{{ outputs_dir }}``
+      can also be used in the command's template. Its output streams into the task log.
+    * a callable gets ``inputs_dir`` and ``outputs_dir`` (``pathlib.Path``) if its signature names
+      them, a parameter named like an input gets that input's directory, plus ``op_kwargs``.
+
+    :param command: shell command, or a list of lines run as one script that stops at the first
+        failing line. (templated)
+    :param python_callable: function to call instead of a command.
+    :param op_kwargs: keyword arguments for ``python_callable``. (templated)
+    :param inputs: input name -> URL, wildcard, list of them, a ``datastore://`` reference, or
+        ``outputs_of(upstream_step, "*.csv")``. (templated)
+    :param store: store name or URL the outputs go to; default ``[datastores] default_store``.
+        (templated)
+    :param conn_id: Airflow connection for ``store`` when not its configured one.
+    :param mounts: NFS shares or worker directories to mount for the body (``Mount`` objects, dicts
+        or ``"source:destination"`` strings). Mounted data is not versioned.
+    :param on_input_change: ``warn`` (default), ``fail`` or ``ignore`` when an input changed since
+        the previous run.
+    :param skip_if_unchanged: skip the step when every input is byte-identical to the previous run.
+    :param environment: extra environment variables for the command. (templated)
+    :param cwd: working directory of the command; default: a scratch directory of this attempt.
+        (templated)
+    """
+
+    template_fields: Sequence[str] = ("command", "op_kwargs", "inputs", "store", "environment", "cwd")
+    template_fields_renderers = {"command": "bash", "inputs": "json", "op_kwargs": "py"}
+    ui_color = "#e6f2e6"
+
+    def __init__(
+        self,
+        *,
+        command: str | Sequence[str] | None = None,
+        python_callable: Callable[..., Any] | None = None,
+        op_kwargs: Mapping[str, Any] | None = None,
+        inputs: Mapping[str, Any] | Sequence[Any] | None = None,
+        store: str | None = None,
+        conn_id: str | None = None,
+        mounts: Sequence[Any] = (),
+        on_input_change: str = "warn",
+        skip_if_unchanged: bool = False,
+        environment: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if (command is None) == (python_callable is None):
+            raise ValueError(f"{self.task_id}: give either a command or a python_callable, not both or neither")
+        if python_callable is not None and not callable(python_callable):
+            raise TypeError(f"{self.task_id}: python_callable must be callable")
+        self.command = command
+        self.python_callable = python_callable
+        self.op_kwargs = dict(op_kwargs or {})
+        self.inputs = inputs or {}
+        self.store = store
+        self.conn_id = conn_id
+        self.mounts = _parse_mounts(mounts)
+        self.on_input_change = check_policy(on_input_change)
+        self.skip_if_unchanged = skip_if_unchanged
+        self.environment = dict(environment or {})
+        self.cwd = cwd
+        self._process: subprocess.Popen | None = None
+        if self.has_dag():
+            self.outlets = [*self.outlets, datastore_asset(self.dag_id, self.task_id)]
+
+    def render_template_fields(self, context, jinja_env=None) -> None:
+        # The directories are known before rendering, so commands can template them.
+        dirs = task_dirs(context)
+        context["inputs_dir"] = dirs.inputs
+        context["outputs_dir"] = dirs.outputs
+        super().render_template_fields(context, jinja_env)
+
+    def execute(self, context) -> Any:
+        dirs = task_dirs(context).create()
+        try:
+            try:
+                staged = stage_for_task(
+                    context,
+                    inputs=self.inputs,
+                    inputs_dir=dirs.inputs,
+                    on_input_change=self.on_input_change,
+                    skip_if_unchanged=self.skip_if_unchanged,
+                    logger=self.log,
+                )
+            except SkipUnchanged as skip:
+                raise AirflowSkipException(str(skip)) from None
+            input_names = sorted({r.name for r in staged.records} | _input_names(self.inputs))
+            result = self.run_body(context, dirs, input_names)
+            version = commit_for_task(
+                context, outputs_dir=dirs.outputs, store=self.store, conn_id=self.conn_id,
+                inputs=staged.records, logger=self.log,
+            )
+            push_inputs(context, staged.records)
+            return version.to_record() if self.python_callable is None else result
+        finally:
+            dirs.remove()
+
+    def run_body(self, context, dirs: TaskDirs, input_names: Sequence[str]) -> Any:
+        """Run the command or the callable with the staged inputs and an empty outputs directory."""
+        if self.mounts:
+            from airflow_datastores.mounts import check_mounts_reachable, validate_mounts
+
+            validate_mounts(self.mounts, inputs_dir=dirs.inputs, outputs_dir=dirs.outputs)
+            check_mounts_reachable(self.mounts)
+        if self.python_callable is not None:
+            return self._call(context, dirs, input_names)
+        return self._run_command(dirs, input_names)
+
+    def _call(self, context, dirs: TaskDirs, input_names: Sequence[str]) -> Any:
+        kwargs = callable_kwargs(self.python_callable, context=context, dirs=dirs, input_names=input_names,
+                                 op_kwargs=self.op_kwargs)
+        if self.mounts:
+            from airflow_datastores.mounts import run_with_mounts
+
+            return run_with_mounts(self.mounts, self.python_callable, **kwargs)
+        return self.python_callable(**kwargs)
+
+    def _run_command(self, dirs: TaskDirs, input_names: Sequence[str]) -> None:
+        script = self.command if isinstance(self.command, str) else "\n".join(self.command)
+        argv = ["bash", "-e", "-o", "pipefail", "-c", script]
+        env = {**os.environ, **{k: str(v) for k, v in self.environment.items()}}
+        env["DATASTORE_INPUTS"] = dirs.inputs
+        env["DATASTORE_OUTPUTS"] = dirs.outputs
+        for name in input_names:
+            env[f"DATASTORE_INPUT_{_env_name(name)}"] = os.path.join(dirs.inputs, name)
+        cwd = self.cwd or os.path.join(dirs.base, "work")
+        os.makedirs(cwd, exist_ok=True)
+        self.log.info("Running command in %s:\n%s", cwd, script)
+        if self.mounts:
+            from airflow_datastores.mounts import run_command_with_mounts
+
+            code = run_command_with_mounts(self.mounts, argv, env=env, cwd=cwd, log=self.log)
+        else:
+            code = self._stream(argv, env=env, cwd=cwd)
+        if code != 0:
+            raise AirflowException(
+                f"The step's command exited with code {code}; no version was committed. "
+                "Its output is in the log above"
+            )
+
+    def _stream(self, argv: list[str], *, env: Mapping[str, str], cwd: str) -> int:
+        self._process = subprocess.Popen(
+            argv, cwd=cwd, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+        assert self._process.stdout is not None
+        for line in iter(self._process.stdout.readline, b""):
+            self.log.info("%s", line.decode(errors="replace").rstrip("\n"))
+        return self._process.wait()
+
+    def on_kill(self) -> None:
+        if self._process and self._process.poll() is None:
+            os.killpg(self._process.pid, 15)
+
+
+def callable_kwargs(
+    func: Callable[..., Any],
+    *,
+    context: Mapping[str, Any],
+    dirs: TaskDirs,
+    input_names: Sequence[str],
+    op_kwargs: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The keyword arguments a step function asks for by name: directories, inputs, context keys."""
+    offered: dict[str, Any] = dict(context)
+    offered.update({name: Path(dirs.inputs) / name for name in input_names})
+    offered["inputs_dir"] = Path(dirs.inputs)
+    offered["outputs_dir"] = Path(dirs.outputs)
+    offered.update(op_kwargs)
+    parameters = inspect.signature(func).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return {**{k: offered[k] for k in ("inputs_dir", "outputs_dir")}, **dict(op_kwargs)}
+    return {name: offered[name] for name in parameters if name in offered}
+
+
+def _input_names(inputs: Any) -> set[str]:
+    if isinstance(inputs, Mapping):
+        return set(inputs)
+    return {i["name"] if isinstance(i, Mapping) else getattr(i, "name", "") for i in inputs or ()} - {""}
+
+
+def _env_name(name: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in name).upper()
+
+
+def _parse_mounts(mounts: Sequence[Any]) -> list:
+    if not mounts:
+        return []
+    from airflow_datastores.mounts import parse_mounts
+
+    return parse_mounts(list(mounts))
