@@ -96,7 +96,7 @@ class Store(abc.ABC):
     cheap_ranges: ClassVar[bool] = True
 
     def __init__(self, *, root: str, conn_id: str | None = None) -> None:
-        self.root = root if root.endswith("://") else root.rstrip("/")
+        self.root = root
         self.conn_id = conn_id
 
     def __repr__(self) -> str:

@@ -13,7 +13,7 @@ import json
 import os
 import threading
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from airflow_datastores.config import airflow_home, conf_value as _conf
 from airflow_datastores.stores.base import DataStoreError, MissingExtra, Store
@@ -65,7 +65,7 @@ def backend_class(scheme: str) -> type[Store]:
 def split_url(url: str) -> tuple[str, str, str]:
     """Split a store URL into ``(scheme, root URL, key)``.
 
-    The root is the bucket / container / host (``file://`` for local paths); the key is the rest,
+    The root is the bucket / container / host (``file:///`` for local paths); the key is the rest,
     without a leading slash. Keys are written as they are (``s3://bucket/my file.csv``), not
     percent-encoded, as the cloud CLIs write them.
     """
@@ -80,7 +80,7 @@ def split_url(url: str) -> tuple[str, str, str]:
     if scheme == "file":
         if parts.netloc not in ("", "localhost"):
             raise DataStoreError(f"{url!r}: local paths are written file:///absolute/path (three slashes)")
-        return scheme, "file://", parts.path.lstrip("/")
+        return scheme, "file:///", parts.path.lstrip("/")
     if not parts.netloc:
         raise DataStoreError(f"{url!r}: the URL names no bucket, container or host")
     if scheme in ("http", "https"):
@@ -96,6 +96,15 @@ def join_url(root: str, key: str) -> str:
     return f"{root}{key}" if root.endswith("/") else f"{root}/{key}"
 
 
+def normalize_root(url: str) -> str:
+    """``url`` without trailing slashes (``file:///`` stays the file system's root)."""
+    parts = urlsplit(url)
+    path = parts.path.rstrip("/")
+    if parts.scheme == "file" and not path:
+        path = "/"
+    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
+
+
 def open_store(url: str, *, conn_id: str | None = None) -> Store:
     """A store rooted at ``url`` (a bucket, a container, a prefix or a directory).
 
@@ -103,7 +112,7 @@ def open_store(url: str, *, conn_id: str | None = None) -> Store:
     the backend's usual default (``aws_default``, ``wasb_default``, ``google_cloud_default``,
     ``swift_default``). Instances are shared within a process: they are thread-safe.
     """
-    url = url if url.endswith("://") else url.rstrip("/")
+    url = normalize_root(url)
     scheme = urlsplit(url).scheme.lower()
     if conn_id is None:
         conn_id = _conn_id_for(url)

@@ -1,0 +1,215 @@
+"""``airflow-datastores``: look at stores and versions, verify, diff and purge them, from a shell.
+
+Output is written for people (aligned tables, human sizes); ``--json`` gives the same for programs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from airflow_datastores.retention import PurgeRule, parse_duration, purge
+from airflow_datastores.stores.base import DataStoreError
+from airflow_datastores.stores.registry import default_store_url, get_store, locate, named_stores
+from airflow_datastores.units import human_size
+from airflow_datastores.versioning import (
+    Version,
+    diff_versions,
+    latest_version,
+    list_versions,
+    load_version,
+    verify_version,
+)
+
+
+def table(rows: Sequence[Sequence[object]], headers: Sequence[str]) -> str:
+    """Rows as an aligned text table; numbers and sizes are right-aligned."""
+    cells = [[str(c) for c in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    numeric = [all(_is_number(r[i]) for r in cells[1:]) and len(cells) > 1 for i in range(len(headers))]
+
+    def line(row: Sequence[str]) -> str:
+        return "  ".join(c.rjust(w) if n else c.ljust(w) for c, w, n in zip(row, widths, numeric)).rstrip()
+
+    return "\n".join([line(cells[0]), line(["-" * w for w in widths])] + [line(r) for r in cells[1:]])
+
+
+def _is_number(text: str) -> bool:
+    head = text.split(" ")[0].replace(".", "", 1)
+    return head.isdigit()
+
+
+def _emit(args: argparse.Namespace, data: object, text: str) -> None:
+    print(json.dumps(data, indent=2, default=str) if args.json else text)
+
+
+def _version(store, dag_id: str, task_id: str, version_id: str) -> Version:
+    if version_id == "latest":
+        return latest_version(store, dag_id, task_id)
+    return load_version(store, dag_id, task_id, version_id)
+
+
+def cmd_stores(args: argparse.Namespace) -> int:
+    stores = [{"name": "default", "url": default_store_url(), "conn_id": None}]
+    stores += [{"name": s.name, "url": s.url, "conn_id": s.conn_id} for s in named_stores().values()]
+    _emit(args, stores, table([(s["name"], s["url"], s["conn_id"] or "-") for s in stores],
+                              ("STORE", "URL", "CONNECTION")))
+    return 0
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    store, key = locate(args.url, conn_id=args.conn_id)
+    infos = list(store.list(key))
+    data = [{"url": i.url, "size": i.size, "identity": i.identity,
+             "modified": i.modified.isoformat() if i.modified else None} for i in infos]
+    _emit(args, data, table([(human_size(i.size), i.modified.strftime("%Y-%m-%d %H:%M:%S") if i.modified
+                              else "-", i.url) for i in infos], ("SIZE", "MODIFIED", "URL")))
+    return 0
+
+
+def cmd_versions(args: argparse.Namespace) -> int:
+    store = get_store(args.store, conn_id=args.conn_id)
+    summaries = list_versions(store, dag_id=args.dag_id, task_id=args.task_id)
+    rows, data = [], []
+    for summary in summaries:
+        version = load_version(store, summary.dag_id, summary.task_id, summary.version_id)
+        data.append(version.to_record())
+        rows.append((summary.dag_id, summary.task_id, summary.version_id,
+                     (version.committed_at or "-").replace("T", " ").replace("+00:00", "Z"),
+                     len(version.files), human_size(version.total_size)))
+    text = table(rows, ("DAG", "TASK", "VERSION", "COMMITTED", "FILES", "SIZE"))
+    text += f"\n\n{len(rows)} versions in {store.root}"
+    _emit(args, data, text)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    store = get_store(args.store, conn_id=args.conn_id)
+    version = _version(store, args.dag_id, args.task_id, args.version)
+    text = "\n".join([
+        f"version    {version.version_id}",
+        f"task       {version.dag_id}.{version.task_id} (run {version.run_id}, try {version.try_number})",
+        f"committed  {version.committed_at} on {version.hostname}",
+        f"manifest   {version.manifest_url}",
+        f"reference  {version.reference()}",
+        f"size       {human_size(version.total_size)} in {len(version.files)} files",
+        "",
+        table([(f.path, human_size(f.size), f.sha256) for f in version.files], ("PATH", "SIZE", "SHA256")),
+    ])
+    if version.inputs:
+        text += "\n\nmade from\n" + table(
+            [(i.get("name"), i.get("url"), i.get("sha256")) for i in version.inputs],
+            ("INPUT", "URL", "SHA256"))
+    _emit(args, {**version.to_record(), "inputs": version.inputs}, text)
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    store = get_store(args.store, conn_id=args.conn_id)
+    version = _version(store, args.dag_id, args.task_id, args.version)
+    report = verify_version(store, version)
+    lines = [f"{path}: MISSING" for path in report.missing] + [f"{path}: CORRUPT" for path in report.corrupt]
+    verdict = "OK" if report.ok else "FAILED"
+    lines.append(f"{verdict}: {report.checked} files checked, {len(report.missing)} missing, "
+                 f"{len(report.corrupt)} corrupt in version {version.version_id}")
+    _emit(args, {"version_id": version.version_id, "ok": report.ok, "checked": report.checked,
+                 "missing": report.missing, "corrupt": report.corrupt}, "\n".join(lines))
+    return 0 if report.ok else 1
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    store = get_store(args.store, conn_id=args.conn_id)
+    old = _version(store, args.dag_id, args.task_id, args.old)
+    new = _version(store, args.dag_id, args.task_id, args.new)
+    diff = diff_versions(old, new)
+    lines = [f"+ {p}" for p in diff.added] + [f"- {p}" for p in diff.removed] + [f"~ {p}" for p in diff.changed]
+    lines.append(f"{old.version_id} -> {new.version_id}: {len(diff.added)} added, {len(diff.removed)} removed, "
+                 f"{len(diff.changed)} changed, {diff.unchanged} unchanged")
+    _emit(args, {"old": old.version_id, "new": new.version_id, "added": diff.added, "removed": diff.removed,
+                 "changed": diff.changed, "unchanged": diff.unchanged}, "\n".join(lines))
+    return 0
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    store = get_store(args.store, conn_id=args.conn_id)
+    rule = PurgeRule(
+        keep_last=args.keep_last,
+        older_than=parse_duration(args.older_than) if args.older_than else None,
+        version_ids=tuple(args.version or ()),
+        orphans_older_than=parse_duration(args.orphans_older_than) if args.orphans_older_than != "never" else None,
+    )
+    result = purge(store, rule=rule, dag_id=args.dag_id, task_id=args.task_id, dry_run=not args.yes)
+    rows = [(i.kind, f"{i.dag_id}.{i.task_id}", i.version_id, i.files, human_size(i.bytes), i.reason)
+            for i in result.items]
+    verb = "Deleted" if args.yes else "Would delete"
+    text = table(rows, ("KIND", "TASK", "VERSION", "FILES", "SIZE", "WHY")) if rows else "Nothing to purge."
+    text += f"\n\n{verb} {len(rows)} items, {human_size(result.bytes)}."
+    if not args.yes and rows:
+        text += " This was a dry run: add --yes to delete."
+    _emit(args, {"dry_run": not args.yes, "bytes": result.bytes,
+                 "items": [vars(i) for i in result.items]}, text)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="airflow-datastores", description=__doc__.split("\n")[0])
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--store", help="store name or URL (default: [datastores] default_store)")
+    common.add_argument("--conn-id", help="Airflow connection for the store")
+    common.add_argument("--json", action="store_true", help="print JSON for programs")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("stores", parents=[common], help="the configured stores").set_defaults(func=cmd_stores)
+    ls = sub.add_parser("ls", parents=[common], help="objects below a URL")
+    ls.add_argument("url")
+    ls.set_defaults(func=cmd_ls)
+
+    versions = sub.add_parser("versions", parents=[common], help="committed versions, oldest first")
+    versions.add_argument("dag_id", nargs="?")
+    versions.add_argument("task_id", nargs="?")
+    versions.set_defaults(func=cmd_versions)
+
+    for name, func, text in (("show", cmd_show, "one version's files and provenance"),
+                             ("verify", cmd_verify, "re-read a version and check every sha256")):
+        cmd = sub.add_parser(name, parents=[common], help=text)
+        cmd.add_argument("dag_id")
+        cmd.add_argument("task_id")
+        cmd.add_argument("version", help="version id or 'latest'")
+        cmd.set_defaults(func=func)
+
+    diff = sub.add_parser("diff", parents=[common], help="files added, removed and changed between versions")
+    diff.add_argument("dag_id")
+    diff.add_argument("task_id")
+    diff.add_argument("old")
+    diff.add_argument("new")
+    diff.set_defaults(func=cmd_diff)
+
+    prune = sub.add_parser("purge", parents=[common], help="delete versions by rule (dry run unless --yes)")
+    prune.add_argument("--dag-id")
+    prune.add_argument("--task-id")
+    prune.add_argument("--keep-last", type=int, metavar="N", help="keep the newest N versions per task")
+    prune.add_argument("--older-than", metavar="AGE", help="purge versions older than e.g. 30d, 12h")
+    prune.add_argument("--version", action="append", metavar="ID", help="purge this version (repeatable)")
+    prune.add_argument("--orphans-older-than", default="24h", metavar="AGE",
+                       help="remove uncommitted attempt files older than this (default 24h; 'never')")
+    prune.add_argument("--yes", action="store_true", help="really delete")
+    prune.set_defaults(func=cmd_purge)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "purge" and args.task_id and not args.dag_id:
+        print("error: --task-id needs --dag-id", file=sys.stderr)
+        return 2
+    try:
+        return args.func(args)
+    except (DataStoreError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
