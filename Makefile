@@ -4,7 +4,6 @@ PYTHON ?= python3
 UV := $(PYTHON) -m uv
 VENV := .venv
 PY := $(VENV)/bin/python
-DEMO_HOME := $(CURDIR)/.demo/airflow
 
 .PHONY: venv demo test bench servers clean
 
@@ -17,7 +16,7 @@ $(VENV)/.synced: pyproject.toml uv.lock
 	@touch $@
 
 demo: venv
-	AIRFLOW_HOME=$(DEMO_HOME) $(PY) dags/demo.py
+	$(PY) scripts/demo.py
 
 servers:
 	bash tests/servers/install.sh

@@ -164,6 +164,7 @@ class InputRecord:
     sha1: str
     sha256: str
     identity: str
+    source: str = ""
     cached: bool = False
     changed: bool | None = None
     previous_sha256: str | None = None
@@ -191,6 +192,9 @@ class SourceFile:
     identity: str
     relpath: str
     expected: Mapping[str, str] = field(default_factory=dict)
+    #: what stays the same across runs for change detection: the URL, or for a file of an upstream
+    #: version (whose URL is new every run) ``datastore://<dag>/<task>/<path>``.
+    source: str = ""
 
 
 @dataclass
@@ -243,6 +247,7 @@ def _resolve_url(spec: Input, url: str) -> list[SourceFile]:
                 identity=f.identity,
                 relpath=_relpath(spec, f.path, f.pattern_prefix, url),
                 expected={"sha256": f.sha256},
+                source=f.source,
             )
             for f in resolve_reference(url, conn_id=spec.conn_id)
         ]
@@ -517,6 +522,7 @@ def _record(source: SourceFile, target: str, digests: Mapping[str, str], *, cach
         sha1=digests["sha1"],
         sha256=digests["sha256"],
         identity=source.identity,
+        source=source.source or source.url,
         cached=cached,
     )
 

@@ -36,7 +36,7 @@ from airflow_datastores.stores.base import (
     TransientError,
 )
 from airflow_datastores.stores.registry import get_store
-from airflow_datastores.units import human_size
+from airflow_datastores.units import human_size, plural
 
 log = logging.getLogger(__name__)
 
@@ -289,8 +289,9 @@ def snapshot(
     for entry in entries:
         logger.info("%s: %s, sha256 %s", entry.path, human_size(entry.size), entry.sha256)
     logger.info(
-        "Committed version %s of %s.%s: %d files, %s, manifest %s",
-        version_id, producer.dag_id, producer.task_id, len(entries), human_size(version.total_size),
+        "Committed version %s of %s.%s: %s, %s, manifest %s",
+        version_id, producer.dag_id, producer.task_id, plural(len(entries), "file"),
+        human_size(version.total_size),
         version.manifest_url,
     )
     return version
@@ -421,6 +422,7 @@ class VersionFile:
     sha256: str
     identity: str
     pattern_prefix: str
+    source: str
 
 
 def resolve_reference(ref: str, *, conn_id: str | None = None) -> list[VersionFile]:
@@ -449,6 +451,7 @@ def resolve_reference(ref: str, *, conn_id: str | None = None) -> list[VersionFi
         VersionFile(
             url=store.url_for(f.key), store=store, key=f.key, path=f.path, size=f.size, sha256=f.sha256,
             identity=f"sha256:{f.sha256}", pattern_prefix=prefix,
+            source=f"{REFERENCE_SCHEME}{parsed.dag_id}/{parsed.task_id}/{f.path}",
         )
         for f in selected
     ]
