@@ -1,0 +1,81 @@
+"""The airflow-datastores command on the default store."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from airflow_datastores.cli import main
+from airflow_datastores.stores.registry import get_store
+from airflow_datastores.versioning import Producer, snapshot
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path / "home"))
+    store = get_store()  # the default: $AIRFLOW_HOME/datastores
+    assert store.root == f"file://{tmp_path}/home/datastores"
+    for run, files in (("r1", {"a.txt": b"one", "b.txt": b"same"}), ("r2", {"a.txt": b"two!", "c.txt": b"new"})):
+        out = tmp_path / run
+        out.mkdir()
+        for name, data in files.items():
+            (out / name).write_bytes(data)
+        snapshot(str(out), store=store, producer=Producer(dag_id="etl", task_id="load", run_id=run))
+    return store
+
+
+def run(capsys, *argv: str) -> tuple[int, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def test_versions_table_and_json(home, capsys):
+    code, out = run(capsys, "versions")
+    lines = out.splitlines()
+    assert code == 0 and lines[0].split() == ["DAG", "TASK", "VERSION", "COMMITTED", "FILES", "SIZE"]
+    assert lines[2].split()[:3] == ["etl", "load", "r1"] and lines[2].split()[-2:] == ["7", "B"]
+    assert "2 versions in" in out
+    code, out = run(capsys, "versions", "etl", "load", "--json")
+    data = json.loads(out)
+    assert [v["version_id"] for v in data] == ["r1", "r2"] and data[1]["total_size"] == 7
+
+
+def test_show_verify_diff(home, capsys):
+    code, out = run(capsys, "show", "etl", "load", "latest")
+    assert code == 0 and "version    r2" in out and "a.txt" in out
+    code, out = run(capsys, "diff", "etl", "load", "r1", "r2")
+    assert "+ c.txt" in out and "- b.txt" in out and "~ a.txt" in out and "1 added, 1 removed, 1 changed" in out
+    code, out = run(capsys, "verify", "etl", "load", "r1")
+    assert code == 0 and out.startswith("OK: 2 files checked")
+    key = next(i.key for i in home.list("etl/load/r1/") if i.key.endswith("a.txt"))
+    with open(os.path.join(home.path, key), "wb") as handle:
+        handle.write(b"ONE")
+    code, out = run(capsys, "verify", "etl", "load", "r1")
+    assert code == 1 and "a.txt: CORRUPT" in out and "FAILED" in out
+
+
+def test_purge_is_a_dry_run_unless_yes(home, capsys):
+    code, out = run(capsys, "purge", "--keep-last", "1")
+    assert code == 0 and "Would delete 1 items" in out and "add --yes" in out
+    assert run(capsys, "versions", "--json")[1].count('"version_id"') == 2
+    code, out = run(capsys, "purge", "--keep-last", "1", "--yes")
+    assert "Deleted 1 items, 7 B" in out
+    assert [v["version_id"] for v in json.loads(run(capsys, "versions", "--json")[1])] == ["r2"]
+
+
+def test_errors_are_one_line_and_exit_nonzero(home, capsys):
+    code, out = run(capsys, "show", "etl", "load", "nope")
+    assert code == 1 and out.startswith("error: ") and "no committed version 'nope'" in out
+    code, out = run(capsys, "purge", "--older-than", "ten days")
+    assert code == 1 and "is not a duration" in out
+
+
+def test_console_script_is_installed(home):
+    exe = os.path.join(os.path.dirname(sys.executable), "airflow-datastores")
+    result = subprocess.run([exe, "stores"], capture_output=True, text=True, env=os.environ)
+    assert result.returncode == 0 and "default" in result.stdout and home.root in result.stdout
