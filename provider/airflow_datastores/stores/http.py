@@ -107,7 +107,7 @@ class HttpStore(Store):
                         yield chunk
                     if limit == 0:
                         return
-            except (requests.ConnectionError, requests.Timeout) as err:
+            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as err:
                 raise TransientError(f"{url}: connection lost while reading ({type(err).__name__})") from None
 
     def write(
