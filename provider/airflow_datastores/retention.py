@@ -142,6 +142,8 @@ def purge(
         for info in infos:
             store.delete(info.key)
         logger.info("Removed uncommitted files under %s", store.url_for(prefix))
+    if rule.orphans_older_than is not None and hasattr(store, "remove_stale_temp_files"):
+        store.remove_stale_temp_files(older_than=rule.orphans_older_than.total_seconds())
     return result
 
 

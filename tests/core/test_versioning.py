@@ -162,3 +162,35 @@ def test_purge_leaves_a_young_uncommitted_attempt_alone(store):
     store.write_bytes("d/t/r5/try-1-cafebabe/f", b"still uploading")
     result = purge(store, rule=PurgeRule(orphans_older_than=timedelta(hours=1)), dry_run=False)
     assert result.items == [] and store.exists("d/t/r5/try-1-cafebabe/f")
+
+
+def test_killed_snapshot_leaves_no_version_and_purge_removes_its_files(store, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = make_outputs(tmp_path / "out", {f"a-{i}.txt": b"small" for i in range(5)})
+    with open(os.path.join(out, "z-big.bin"), "wb") as handle:
+        handle.truncate(1024**3)  # sparse: cheap to make, a long upload
+    script = (
+        "from airflow_datastores.stores.registry import get_store\n"
+        "from airflow_datastores.versioning import Producer, snapshot\n"
+        f"snapshot({out!r}, store=get_store({store.root!r}), max_concurrency=1,\n"
+        "         producer=Producer(dag_id='d', task_id='t', run_id='killed'))\n"
+    )
+    process = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.monotonic() + 60
+    while sum(1 for _ in store.list("d/t/killed/")) < 5:
+        assert process.poll() is None and time.monotonic() < deadline, "snapshot ended before the kill"
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+
+    assert list_versions(store) == []
+    with pytest.raises(NotFound):
+        latest_version(store, "d", "t")
+    later = datetime.now(timezone.utc) + timedelta(seconds=2)
+    result = purge(store, rule=PurgeRule(orphans_older_than=timedelta(seconds=1)), dry_run=False, now=later)
+    assert [(i.kind, i.version_id, i.files) for i in result.items] == [("orphan", "killed", 5)]
+    assert list(store.list("")) == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -21,15 +22,17 @@ from airflow_datastores.stores.base import (
     check_key,
 )
 
-_TEMP_MARK = ".tmp-"
+#: Partial writes live here, outside the key space, so a crash mid-write leaves nothing under any key.
+TEMP_DIR = ".datastore-tmp"
+_STALE_TEMP_SECONDS = 24 * 3600
 
 
 class LocalStore(Store):
     """Objects are files below a directory; keys are their relative paths.
 
-    Writes go to a hidden temporary file first and are renamed into place, so a reader never sees a
-    half-written file; a create-only write links the finished file to its name, which the kernel
-    refuses (EEXIST) when the name is taken.
+    Writes go to a temporary file in ``.datastore-tmp/`` below the root first and are renamed into
+    place, so no key ever names a half-written file; a create-only write links the finished file to
+    its name, which the kernel refuses (EEXIST) when the name is taken.
     """
 
     schemes = ("file",)
@@ -84,9 +87,11 @@ class LocalStore(Store):
         create_only: bool = False,
     ) -> ObjectInfo:
         path = self._path(check_key(key))
-        directory, name = os.path.split(path)
-        temp = os.path.join(directory, f".{name}{_TEMP_MARK}{uuid.uuid4().hex}")
+        directory = os.path.dirname(path)
+        temp_dir = os.path.join(self.path, TEMP_DIR)
+        temp = os.path.join(temp_dir, uuid.uuid4().hex)
         try:
+            os.makedirs(temp_dir, exist_ok=True)
             os.makedirs(directory, exist_ok=True)
             if create_only and os.path.exists(path):
                 raise AlreadyExists(f"{self.url_for(key)}: already exists; it is never overwritten")
@@ -130,10 +135,30 @@ class LocalStore(Store):
         entries.sort(key=lambda e: e.name + "/" if e.is_dir(follow_symlinks=False) else e.name)
         for entry in entries:
             key = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+            if key == TEMP_DIR:
+                continue
             if entry.is_dir(follow_symlinks=False):
                 yield from self._walk(key)
-            elif entry.is_file() and _TEMP_MARK not in entry.name:
+            elif entry.is_file():
                 yield self._info(key, entry.stat())
+
+    def remove_stale_temp_files(self, *, older_than: float = _STALE_TEMP_SECONDS) -> int:
+        """Delete partial writes left by crashed writers; returns how many went."""
+        temp_dir = os.path.join(self.path, TEMP_DIR)
+        removed = 0
+        try:
+            entries = list(os.scandir(temp_dir))
+        except FileNotFoundError:
+            return 0
+        now = time.time()
+        for entry in entries:
+            try:
+                if now - entry.stat().st_mtime > older_than:
+                    os.unlink(entry.path)
+                    removed += 1
+            except FileNotFoundError:
+                continue
+        return removed
 
     def delete(self, key: str) -> None:
         path = self._path(check_key(key))
