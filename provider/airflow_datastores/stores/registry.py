@@ -56,7 +56,7 @@ def backend_class(scheme: str) -> type[Store]:
     try:
         module = importlib.import_module(module_name)
     except ImportError as err:
-        if extra is None:
+        if extra is None or (err.name or "").startswith("airflow_datastores"):
             raise
         raise MissingExtra(scheme=scheme, extra=extra) from err
     return getattr(module, class_name)
