@@ -57,7 +57,6 @@ class HttpStore(Store):
         if session is None:
             session = requests.Session()
             session.auth = self._auth
-            session.verify = self._verify
             self._local.session = session
         return session
 
@@ -133,7 +132,8 @@ class HttpStore(Store):
     def _request(self, method: str, key: str, **kwargs) -> requests.Response:
         url = self.url_for(key)
         try:
-            return self._session.request(method, url, timeout=_TIMEOUT, **kwargs)
+            # verify per request: a session-level setting loses to REQUESTS_CA_BUNDLE in requests.
+            return self._session.request(method, url, timeout=_TIMEOUT, verify=self._verify, **kwargs)
         except requests.exceptions.SSLError:
             raise DataStoreError(
                 f"{url}: the server's TLS certificate is not trusted; set 'verify' in the connection's "
