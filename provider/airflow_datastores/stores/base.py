@@ -176,6 +176,19 @@ class Store(abc.ABC):
             )
 
 
+def read_up_to(data: BinaryIO, size: int) -> bytes:
+    """Up to ``size`` bytes from ``data``, reading until that many arrived or the stream ended
+    (a stream may return fewer bytes than asked without being at its end)."""
+    parts, remaining = [], size
+    while remaining > 0:
+        chunk = data.read(min(remaining, CHUNK_SIZE))
+        if not chunk:
+            break
+        parts.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(parts)
+
+
 def check_key(key: str) -> str:
     """Refuse keys that are absolute or would climb out of the root, and return the key."""
     if key.startswith("/") or any(part in ("..",) for part in key.split("/")):

@@ -18,6 +18,7 @@ from airflow_datastores.stores.base import (
     Store,
     TransientError,
     check_key,
+    read_up_to,
 )
 
 try:
@@ -105,7 +106,7 @@ class S3Store(Store):
 
     def write(self, key: str, data: BinaryIO, *, size: int | None = None, create_only: bool = False) -> ObjectInfo:
         s3_key = self._key(key)
-        first = _read_full(data, PART_SIZE)
+        first = read_up_to(data, PART_SIZE)
         condition = {"IfNoneMatch": "*"} if create_only else {}
         try:
             if len(first) < PART_SIZE:
@@ -125,7 +126,7 @@ class S3Store(Store):
                 parts.append({"PartNumber": number, "ETag": answer["ETag"]})
                 size += len(part)
                 number += 1
-                part = _read_full(data, PART_SIZE)
+                part = read_up_to(data, PART_SIZE)
             done = self.client.complete_multipart_upload(
                 Bucket=self.bucket, Key=s3_key, UploadId=upload_id, MultipartUpload={"Parts": parts}, **condition)
         except BaseException:
@@ -195,14 +196,3 @@ class S3Store(Store):
             return TransientError(f"{url}: cannot reach S3 ({type(err).__name__})")
         return DataStoreError(f"{url}: {type(err).__name__}")
 
-
-def _read_full(data: BinaryIO, size: int) -> bytes:
-    """Up to ``size`` bytes from ``data``, reading until that many arrived or the stream ended."""
-    parts, remaining = [], size
-    while remaining > 0:
-        chunk = data.read(min(remaining, CHUNK_SIZE))
-        if not chunk:
-            break
-        parts.append(chunk)
-        remaining -= len(chunk)
-    return b"".join(parts)

@@ -1,0 +1,169 @@
+"""Azure Blob Storage: ``az://container/prefix``, credentials through WasbHook."""
+
+from __future__ import annotations
+
+import base64
+import threading
+import uuid
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from airflow_datastores.stores.base import (
+    AccessDenied,
+    AlreadyExists,
+    DataStoreError,
+    MissingExtra,
+    NotFound,
+    ObjectInfo,
+    Store,
+    TransientError,
+    check_key,
+    read_up_to,
+)
+
+try:
+    from airflow.providers.microsoft.azure.hooks.wasb import WasbHook
+    from azure.core import MatchConditions
+    from azure.core.exceptions import (
+        AzureError,
+        ClientAuthenticationError,
+        HttpResponseError,
+        IncompleteReadError,
+        ResourceExistsError,
+        ResourceModifiedError,
+        ResourceNotFoundError,
+        ServiceRequestError,
+        ServiceResponseError,
+    )
+    from azure.storage.blob import BlobBlock
+except ImportError as err:  # pragma: no cover - depends on the installed extras
+    raise MissingExtra(scheme="az", extra="azure") from err
+
+#: Blobs up to this size go in one Put Blob (the service then stores their Content-MD5); larger
+#: ones as staged blocks of this size.
+BLOCK_SIZE = 16 * 1024 * 1024
+
+
+class AzureBlobStore(Store):
+    """Blobs in a container below an optional prefix. Identity is the ETag."""
+
+    schemes = ("az",)
+
+    def __init__(self, *, root: str, conn_id: str | None = None) -> None:
+        super().__init__(root=root, conn_id=conn_id)
+        self.container, _, prefix = root[len("az://"):].partition("/")
+        self.prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
+        self._container_client = None
+        self._lock = threading.Lock()
+
+    @property
+    def container_client(self):
+        with self._lock:
+            if self._container_client is None:
+                service = WasbHook(wasb_conn_id=self.conn_id or "wasb_default").get_conn()
+                self._container_client = service.get_container_client(self.container)
+            return self._container_client
+
+    def _blob(self, key: str):
+        return self.container_client.get_blob_client(self.prefix + check_key(key))
+
+    def stat(self, key: str) -> ObjectInfo:
+        try:
+            props = self._blob(key).get_blob_properties()
+        except AzureError as err:
+            raise self._error(err, key) from None
+        return self._info(key, size=props.size, etag=props.etag, modified=props.last_modified,
+                          md5=props.content_settings.content_md5)
+
+    def read(self, key: str, *, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        if end is not None and end <= start:
+            return iter(())
+        length = None if end is None else end - start
+        try:
+            downloader = self._blob(key).download_blob(offset=start if (start or length) else None, length=length,
+                                                       max_concurrency=1)
+        except AzureError as err:
+            raise self._error(err, key) from None
+        return self._stream(downloader, key)
+
+    def _stream(self, downloader, key: str) -> Iterator[bytes]:
+        try:
+            yield from downloader.chunks()
+        except (ServiceResponseError, ServiceRequestError, IncompleteReadError, OSError) as err:
+            raise TransientError(f"{self.url_for(key)}: connection lost while reading ({type(err).__name__})") from None
+        except AzureError as err:
+            raise self._error(err, key) from None
+
+    def write(self, key: str, data: BinaryIO, *, size: int | None = None, create_only: bool = False) -> ObjectInfo:
+        blob = self._blob(key)
+        first = read_up_to(data, BLOCK_SIZE)
+        try:
+            if len(first) < BLOCK_SIZE:
+                blob.upload_blob(first, overwrite=not create_only, max_concurrency=1)
+            else:
+                self._upload_blocks(blob, first, data, create_only=create_only)
+        except AzureError as err:
+            raise self._error(err, key) from None
+        return self.stat(key)
+
+    @staticmethod
+    def _upload_blocks(blob, first: bytes, data: BinaryIO, *, create_only: bool) -> None:
+        # Uncommitted blocks are invisible and expire by themselves: a failure leaves no blob.
+        blocks, block = [], first
+        while block:
+            block_id = base64.b64encode(uuid.uuid4().hex.encode()).decode()
+            blob.stage_block(block_id, block)
+            blocks.append(BlobBlock(block_id=block_id))
+            block = read_up_to(data, BLOCK_SIZE)
+        condition = {"match_condition": MatchConditions.IfMissing} if create_only else {}
+        blob.commit_block_list(blocks, **condition)
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        try:
+            for props in self.container_client.list_blobs(name_starts_with=self.prefix + prefix,
+                                                          results_per_page=1000):
+                yield self._info(props.name[len(self.prefix):], size=props.size, etag=props.etag,
+                                 modified=props.last_modified, md5=props.content_settings.content_md5)
+        except AzureError as err:
+            raise self._error(err, prefix) from None
+
+    def delete(self, key: str) -> None:
+        try:
+            self._blob(key).delete_blob(delete_snapshots="include")
+        except ResourceNotFoundError:
+            return
+        except AzureError as err:
+            raise self._error(err, key) from None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._container_client is not None:
+                self._container_client.close()
+                self._container_client = None
+
+    def _info(self, key: str, *, size: int, etag: str, modified=None, md5=None) -> ObjectInfo:
+        checksums = {"md5": bytes(md5).hex()} if md5 else {}
+        return ObjectInfo(key=key, url=self.url_for(key), size=size, identity=f"etag:{etag.strip(chr(34))}",
+                          checksums=checksums, modified=modified)
+
+    def _error(self, err: Exception, key: str) -> DataStoreError:
+        """One place that turns the Azure SDK's errors into ours; never includes credentials."""
+        url = self.url_for(key)
+        code = getattr(err, "error_code", None) or ""
+        status = getattr(err, "status_code", None) or 0
+        if isinstance(err, (ResourceExistsError, ResourceModifiedError)) or code == "BlobAlreadyExists" \
+                or status in (409, 412):
+            return AlreadyExists(f"{url}: already exists; it is never overwritten")
+        if code == "ContainerNotFound":
+            return NotFound(f"{url}: the container {self.container!r} does not exist; create it or fix the URL")
+        if isinstance(err, ResourceNotFoundError) or status == 404:
+            return NotFound(f"{url}: no such blob")
+        if isinstance(err, ClientAuthenticationError) or status in (401, 403):
+            return AccessDenied(f"{url}: access denied ({code or status}); check the credentials of connection "
+                                f"{self.conn_id or 'wasb_default'!r}")
+        if isinstance(err, (ServiceRequestError, ServiceResponseError)) or status >= 500 or status == 429:
+            return TransientError(f"{url}: Azure Blob Storage answered {code or status or type(err).__name__}")
+        if isinstance(err, HttpResponseError):
+            return DataStoreError(f"{url}: Azure Blob Storage answered {code or status}")
+        return DataStoreError(f"{url}: {type(err).__name__}")
+
