@@ -1,0 +1,1 @@
+"""Airflow hooks that the official providers do not have."""
