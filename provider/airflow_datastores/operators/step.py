@@ -105,6 +105,7 @@ class DatastoreStepOperator(BaseOperator):
     def execute(self, context) -> Any:
         dirs = task_dirs(context).create()
         try:
+            self.check_mounts(dirs)  # a share that does not answer fails before any download
             try:
                 staged = stage_for_task(
                     context,
@@ -127,13 +128,15 @@ class DatastoreStepOperator(BaseOperator):
         finally:
             dirs.remove()
 
-    def run_body(self, context, dirs: TaskDirs, input_names: Sequence[str]) -> Any:
-        """Run the command or the callable with the staged inputs and an empty outputs directory."""
+    def check_mounts(self, dirs: TaskDirs) -> None:
         if self.mounts:
             from airflow_datastores.mounts import check_mounts_reachable, validate_mounts
 
             validate_mounts(self.mounts, inputs_dir=dirs.inputs, outputs_dir=dirs.outputs)
             check_mounts_reachable(self.mounts)
+
+    def run_body(self, context, dirs: TaskDirs, input_names: Sequence[str]) -> Any:
+        """Run the command or the callable with the staged inputs and an empty outputs directory."""
         if self.python_callable is not None:
             return self._call(context, dirs, input_names)
         return self._run_command(dirs, input_names)

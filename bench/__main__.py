@@ -1,0 +1,47 @@
+"""`make bench`: staging and snapshot speed as ratios against baselines measured in the same run.
+
+Runs against a real moto S3 server on 127.0.0.1 (started here, stopped at the end). Prints a table;
+`--markdown` prints the same for the README. Sizes can be reduced for a quick look:
+`python -m bench --big-mib 256 --small-count 1000 --huge-mib 1024`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+from bench import cases  # noqa: E402
+from tests.servers.moto import MotoServer  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--big-mib", type=int, default=1024, help="size of the large object (MiB)")
+    parser.add_argument("--small-count", type=int, default=5000, help="number of 8 KiB objects")
+    parser.add_argument("--huge-mib", type=int, default=4096, help="object for the peak-memory case (MiB)")
+    parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="datastores-bench-") as work, MotoServer(log_dir=work) as server:
+        os.environ["AIRFLOW_HOME"] = os.path.join(work, "airflow")
+        os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+        os.environ["AIRFLOW_CONN_BENCH_S3"] = json.dumps({
+            "conn_type": "aws", "login": "testing", "password": "testing",
+            "extra": {"endpoint_url": server.endpoint, "region_name": "us-east-1"},
+        })
+        started = time.monotonic()
+        results = cases.run_all(endpoint=server.endpoint, work=work, big=args.big_mib * 2**20,
+                                small_count=args.small_count, huge=args.huge_mib * 2**20)
+        results.print(markdown=args.markdown)
+        print(f"\n(all cases took {time.monotonic() - started:.0f} s on {os.cpu_count()} cores)")
+
+
+if __name__ == "__main__":
+    main()
