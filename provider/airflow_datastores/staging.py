@@ -410,7 +410,6 @@ def stage_files(
     inputs_dir = os.path.abspath(inputs_dir)
     os.makedirs(inputs_dir, exist_ok=True)
     result = StagingResult(inputs_dir=inputs_dir, records=[])
-    log_lock = threading.Lock()
     stats_lock = threading.Lock()
 
     def stage_one(source: SourceFile) -> InputRecord:
@@ -428,12 +427,12 @@ def stage_files(
             else:
                 result.files_downloaded += 1
                 result.bytes_downloaded += record.size
-        with log_lock:  # keep one file's four lines together
-            how = "cached" if record.cached else "downloaded"
-            logger.info("%s: %s, %s", target, how, human_size(record.size))
-            logger.info("%s: md5 sum: %s", target, record.md5)
-            logger.info("%s: sha1 sum: %s", target, record.sha1)
-            logger.info("%s: sha256 sum: %s", target, record.sha256)
+        # One record of four lines: they stay together, and logging costs a quarter as much.
+        how = "cached" if record.cached else "downloaded"
+        logger.info(
+            "%s: %s, %s\n%s: md5 sum: %s\n%s: sha1 sum: %s\n%s: sha256 sum: %s",
+            target, how, human_size(record.size), target, record.md5, target, record.sha1, target, record.sha256,
+        )
         progress.file_done()
         return record
 

@@ -63,7 +63,7 @@ def test_exact_log_lines(source, tmp_path, caplog):
     result = stage_inputs({"d": f"file://{source}/mnist/train.gz"}, inputs_dir=str(tmp_path / "in"),
                           logger=logger)
     record = result.records[0]
-    lines = [r.getMessage() for r in caplog.records if r.name == "datastore-test"]
+    lines = [line for r in caplog.records if r.name == "datastore-test" for line in r.getMessage().split("\n")]
     assert lines[:4] == [
         f"{record.path}: downloaded, 5.0 kB",
         f"{record.path}: md5 sum: {record.md5}",
@@ -86,7 +86,7 @@ def test_cache_serves_unchanged_files_without_reading(source, tmp_path, caplog, 
     second = stage_inputs(inputs, inputs_dir=str(tmp_path / "in2"), cache=cache)
     assert second.files_cached == 2 and second.bytes_downloaded == 0 and reads == []
     assert [r.sha256 for r in second.records] == [r.sha256 for r in first.records]
-    assert any(m.getMessage().endswith(": cached, 5.0 kB") for m in caplog.records)
+    assert any(": cached, 5.0 kB\n" in m.getMessage() for m in caplog.records)
 
     write(source / "mnist/train.gz", b"new bytes")  # the identity changes: downloaded again
     third = stage_inputs(inputs, inputs_dir=str(tmp_path / "in3"), cache=cache)
