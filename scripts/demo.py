@@ -28,8 +28,10 @@ ENV = {
     "PYTHONPATH": os.path.join(REPO, "dags"),
 }
 
-# Task log lines of our operators, as `airflow dags test` prints them.
-_OURS = re.compile(r"^\S+ \[(?P<level>\w+)\s*\] (?P<msg>.*?)\s+\[airflow\.task\.operators\.airflow_datastores[^\]]*\]")
+# Log records of our operators, as `airflow dags test` prints them (a record may span lines).
+_RECORD_START = re.compile(r"^\d{4}-\d\d-\d\dT\S+ \[")
+_OURS = re.compile(r"^\S+ \[(?P<level>\w+)\s*\] (?P<msg>.*?)\s+\[airflow\.task\.operators\.airflow_datastores[^\]]*\]",
+                   re.DOTALL)
 _TASK = re.compile(r"\[DAG TEST\] running task <TaskInstance: [\w.-]+\.(?P<task>[\w-]+) ")
 _STATE = re.compile(r"new_state=(?P<state>\w+)")
 
@@ -67,19 +69,31 @@ def run_pipeline(number: int) -> None:
     started = time.monotonic()
     result = run([os.path.join(BIN, "airflow"), "dags", "test", DAG_ID], log_path=log_path)
     task = None
-    for line in (result.stdout + result.stderr).splitlines():
+    for line in _records(result.stdout + result.stderr):
         if match := _TASK.search(line):
             task = match["task"]
             say(f"  -- task {task}")
         elif match := _OURS.match(line):
             level = "" if match["level"] == "info" else f"{match['level'].upper()}: "
-            say(f"     {level}{_short(match['msg'])}")
+            for text in match["msg"].split("\n"):
+                say(f"     {level}{_short(text)}")
         elif task and "Task instance state updated" in line and (match := _STATE.search(line)):
             say(f"     => {match['state']}")
     say(f"  (task paths are relative to each task's work directory, $AIRFLOW_HOME/datastores-work/<dag>/<task>/<run>/<try>/)")
     say(f"  (run {number} took {time.monotonic() - started:.0f} s; full Airflow log: {os.path.relpath(log_path, REPO)})")
     if result.returncode != 0 or "state=failed" in result.stdout + result.stderr:
         sys.exit(f"The pipeline failed; see {log_path}")
+
+
+def _records(output: str) -> list[str]:
+    """The log's records, continuation lines joined to the line that starts their record."""
+    records: list[str] = []
+    for line in output.splitlines():
+        if records and not _RECORD_START.match(line) and not line.startswith(("[", "  ")):
+            records[-1] += "\n" + line
+        else:
+            records.append(line)
+    return records
 
 
 def _short(message: str) -> str:
