@@ -1,0 +1,2 @@
+"""The YAML pipelines in pipelines/weather.yaml, as DAGs (the dag-processor reads this file)."""
+from airflow_datastores.pipelines import load_pipelines; load_pipelines("pipelines/weather.yaml", namespace=globals())  # noqa: E702
