@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -29,6 +30,9 @@ try:
     from swiftclient.exceptions import ClientException
 except ImportError as err:  # pragma: no cover - depends on the installed extras
     raise MissingExtra(scheme="swift", extra="swift") from err
+
+#: How long a create-only write waits before reading its object back (see ``_confirm_created``).
+CREATE_SETTLE_SECONDS = 1.0
 
 #: Objects up to this size go in one PUT; larger ones become a static large object (SLO) of
 #: segments this size, kept in the ``<container>_segments`` container (Swift's convention).
@@ -97,7 +101,9 @@ class SwiftStore(Store):
         try:
             first = read_up_to(data, SEGMENT_SIZE)
             if len(first) < SEGMENT_SIZE:
-                self.conn.put_object(self.container, name, contents=first, headers=headers)
+                etag = self.conn.put_object(self.container, name, contents=first, headers=headers)
+                if create_only:
+                    self._confirm_created(key, name, etag)
             else:
                 self._put_large(name, first, data, headers)
         except DataStoreError:
@@ -105,6 +111,17 @@ class SwiftStore(Store):
         except Exception as err:  # noqa: BLE001 - mapped in one place
             raise self._error(err, key) from None
         return self.stat(key)
+
+    def _confirm_created(self, key: str, name: str, etag: str) -> None:
+        """Make a create-only write exclusive. Swift checks ``If-None-Match: *`` when a PUT starts, so
+        two PUTs that start together both pass, and the later timestamp wins. Once both are done,
+        every writer reads back the same object: the one whose bytes it shows won, the other gets
+        AlreadyExists. The pause covers PUTs that were still in flight (small objects: milliseconds)."""
+        time.sleep(CREATE_SETTLE_SECONDS)
+        stored = self.conn.head_object(self.container, name).get("etag", "").strip('"')
+        if stored != etag.strip('"'):
+            raise AlreadyExists(f"{self.url_for(key)}: already exists; another writer created it at the same "
+                                "time and won")
 
     def _put_large(self, name: str, first: bytes, data: BinaryIO, headers: dict) -> None:
         self.conn.put_container(self.segments)
