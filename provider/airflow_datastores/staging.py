@@ -351,12 +351,11 @@ class _Progress:
             with self._lock:
                 done, files = self.done_bytes, self.done_files
             rate = done / elapsed if elapsed else 0.0
-            left = (self.total - done) / rate if rate else 0.0
+            left = f"about {human_duration((self.total - done) / rate)} left" if rate else "starting"
             percent = 100.0 * done / self.total if self.total else 100.0
             self.log.info(
-                "Staging inputs: %s of %s (%.0f%%), %d of %d files, %s, about %s left",
-                human_size(done), human_size(self.total), percent, files, self.files,
-                human_rate(rate), human_duration(left),
+                "Staging inputs: %s of %s (%.0f%%), %d of %d files, %s, %s",
+                human_size(done), human_size(self.total), percent, files, self.files, human_rate(rate), left,
             )
 
 

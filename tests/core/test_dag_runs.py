@@ -95,3 +95,25 @@ def test_skip_if_unchanged_skips_without_downloading(airflow_db, data_dir):
     assert task_state(dag.test(), "step") == "skipped"
     (data_dir / "notes.txt").write_text("edited")
     assert task_state(dag.test(), "step") == "success"
+
+
+def test_stage_inputs_operator_hands_directory_and_records_downstream(airflow_db, data_dir):
+    dag = load_dag(f"""
+        import pendulum
+        from airflow.sdk import DAG, task
+        from airflow_datastores.operators import StageInputsOperator
+
+        with DAG(dag_id="stage_only", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")) as the_dag:
+            staged = StageInputsOperator(task_id="stage", inputs={{"table": "file://{data_dir}/*.csv"}})
+
+            @task
+            def use(staged):
+                return open(staged["files"]["table"][0]).read()
+
+            use(staged.output)
+        """, "stage_only")
+    run = dag.test()
+    assert task_state(run, "stage") == task_state(run, "use") == "success"
+    assert xcom(run, "use", "return_value") == "a,b\n1,2\n"
+    records = xcom(run, "stage", XCOM_INPUTS)
+    assert [r["name"] for r in records] == ["table"] and records[0]["changed"] is None

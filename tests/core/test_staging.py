@@ -151,3 +151,16 @@ def test_errors_name_what_is_wrong(source, tmp_path):
         stage_inputs({"d": "ftp://host/x"}, inputs_dir=str(tmp_path / "in5"))
     with pytest.raises(DataStoreError, match="unknown keys"):
         parse_inputs({"d": {"url": "file:///x", "optinal": True}})
+
+
+def test_long_transfers_log_progress_at_an_interval(tmp_path, caplog):
+    big = tmp_path / "big.bin"
+    with open(big, "wb") as handle:
+        handle.truncate(256 * 1024 * 1024)
+    caplog.set_level(logging.INFO, logger="progress-test")
+    stage_inputs({"b": f"file://{big}"}, inputs_dir=str(tmp_path / "in"), progress_interval=0.02,
+                 logger=logging.getLogger("progress-test"))
+    progress = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Staging inputs: ")]
+    assert progress, "no progress line"
+    assert all(" of 268.4 MB (" in line and " of 1 files, " in line for line in progress)
+    assert any(line.endswith(" left") and "MB/s, about " in line for line in progress)
