@@ -121,20 +121,31 @@ def _write_tree(directory: str, count: int, size: int) -> None:
             handle.write(BLOCK[i % 1000 : i % 1000 + size])
 
 
-def _peak_rss(endpoint_env: dict, url: str, inputs_dir: str) -> tuple[int, int]:
-    """(RSS after imports, peak RSS) of a fresh process that stages ``url``, in bytes."""
+def _peak_rss(env: dict, url: str, inputs_dir: str) -> tuple[int, int]:
+    """(RSS before staging, peak RSS while staging) of a fresh process that stages ``url``, in bytes.
+
+    The peak is sampled from /proc every 10 ms during the staging only, so the imports' own peak does
+    not hide it.
+    """
     script = (
-        "import resource, sys\n"
+        "import threading, time\n"
         "from airflow_datastores.staging import stage_inputs\n"
         "from airflow_datastores.stores.registry import open_store\n"
+        "def rss():\n"
+        "    return int(open('/proc/self/statm').read().split()[1]) * 4096\n"
         f"open_store('s3://{BUCKET}', conn_id='{CONN_ID}').stat('big.bin')\n"
-        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "base, peak, done = rss(), [0], threading.Event()\n"
+        "def sample():\n"
+        "    while not done.is_set():\n"
+        "        peak[0] = max(peak[0], rss()); time.sleep(0.01)\n"
+        "threading.Thread(target=sample, daemon=True).start()\n"
         f"stage_inputs({{'x': {{'url': {url!r}, 'conn_id': '{CONN_ID}'}}}}, inputs_dir={inputs_dir!r})\n"
-        "print(base, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        "done.set(); time.sleep(0.02)\n"
+        "print(base, max(peak[0], rss()))\n"
     )
-    out = subprocess.run([sys.executable, "-c", script], env=endpoint_env, capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
     base, peak = out.stdout.split()[-2:]
-    return int(base) * 1024, int(peak) * 1024
+    return int(base), int(peak)
 
 
 def run_all(*, endpoint: str, work: str, big: int, small_count: int, huge: int) -> Results:
@@ -199,7 +210,8 @@ def run_all(*, endpoint: str, work: str, big: int, small_count: int, huge: int) 
     client.delete_object(Bucket=BUCKET, Key="huge.bin")
     used = peak_huge - base_huge
     results.add(f"peak memory staging {human_size(huge)}",
-                f"+{human_size(used)} over imports ({human_size(peak_huge)} peak)", "< 200 MiB", used < 200 * 2**20)
+                f"+{human_size(used)} while staging ({human_size(peak_huge)} process peak)", "< 200 MiB",
+                used < 200 * 2**20)
     results.add(f"memory {human_size(huge)} vs {human_size(big)}",
                 f"{human_size(peak_huge - base_huge)} vs {human_size(peak_big - base_big)}", "flat",
                 (peak_huge - base_huge) < 1.25 * (peak_big - base_big) + 16 * 2**20)
