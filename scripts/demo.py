@@ -79,7 +79,7 @@ def run_pipeline(number: int) -> None:
                 say(f"     {level}{_short(text)}")
         elif task and "Task instance state updated" in line and (match := _STATE.search(line)):
             say(f"     => {match['state']}")
-    say(f"  (task paths are relative to each task's work directory, $AIRFLOW_HOME/datastores-work/<dag>/<task>/<run>/<try>/)")
+    say("  (task paths are relative to each task's work directory, $AIRFLOW_HOME/datastores-work/<dag>/<task>/<run>/<try>/)")
     say(f"  (run {number} took {time.monotonic() - started:.0f} s; full Airflow log: {os.path.relpath(log_path, REPO)})")
     if result.returncode != 0 or "state=failed" in result.stdout + result.stderr:
         sys.exit(f"The pipeline failed; see {log_path}")

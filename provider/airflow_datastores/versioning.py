@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import posixpath
 import re
 import socket
 import time

@@ -3,7 +3,6 @@ step, and a bind mount seen by a command and by a Python step."""
 
 from __future__ import annotations
 
-import json
 
 import pytest
 
