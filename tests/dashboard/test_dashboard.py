@@ -1,124 +1,245 @@
-"""The dashboard end to end: a real `airflow api-server`, real DAG runs, a real headless Chromium."""
+"""The dashboard end to end: its own Airflow home, a DAG run twice with `dag.test()` (an input changed in
+between), a real `airflow api-server`, and Debian's Chromium driven headless through the login page."""
 
 from __future__ import annotations
 
+import glob
+import hashlib
 import json
 import os
+import pathlib
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+import urllib.error
 import urllib.request
+from importlib.metadata import entry_points
 
 import pytest
 
 from tests.servers.base import free_port, http_ok
 
-from ..core.dagfiles import load_dag
-from ..core.test_dag_runs import xcom
-
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SHOTS = os.path.join(REPO, "docs", "images")
+AIRFLOW = os.path.join(os.path.dirname(sys.executable), "airflow")
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
 PASSWORD = "dashboard-test-password"
+# Credentials of a configured store that does not answer: they must never reach a page or a JSON body.
+S3_KEY_ID, S3_SECRET = "AKIADASHBOARDTEST", "s3-secret-never-shown"
+PRICES_BEFORE, PRICES_AFTER = "sku,price\nb,3\na,1\n", "sku,price\nb,3\na,2\n"
+
+DAG_FILE = '''
+import pendulum
+from airflow.sdk import DAG
+from airflow_datastores.operators import DatastoreStepOperator, outputs_of
+
+with DAG(dag_id="dashboard_demo", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")) as dag:
+    report = DatastoreStepOperator(
+        task_id="price_report",
+        inputs={{"prices": "file://{data}/prices.csv", "notes": "file://{data}/notes.txt"}},
+        command='sort "$DATASTORE_INPUT_PRICES/prices.csv" > "$DATASTORE_OUTPUTS/report.csv"',
+    )
+    DatastoreStepOperator(
+        task_id="count_rows",
+        inputs={{"report": outputs_of(report, "report.csv")}},
+        command='wc -l < "$DATASTORE_INPUT_REPORT/report.csv" > "$DATASTORE_OUTPUTS/rows.txt"',
+    )
+'''
+
+# One Python process (Airflow imports slowly) migrates the database, says so, then runs the DAG twice.
+RUNNER = '''
+import importlib.util, sys
+from airflow.utils import db
+
+db.upgradedb()
+open(sys.argv[1], "w").close()  # the API server may start now
+spec = importlib.util.spec_from_file_location("dashboard_demo", sys.argv[2])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+assert module.dag.test().state == "success"
+with open(sys.argv[3], "w") as handle:  # the prices change between the runs
+    handle.write(sys.argv[4])
+assert module.dag.test().state == "success"
+'''
 
 
-@pytest.fixture
-def two_runs(airflow_db, tmp_path):
-    """A DAG run twice with one input changed in between: versions and a change to show."""
-    (tmp_path / "prices.csv").write_text("sku,price\na,1\n")
-    (tmp_path / "notes.txt").write_text("notes")
-    dag = load_dag(f"""
-        import pendulum
-        from airflow.sdk import DAG
-        from airflow_datastores.operators import DatastoreStepOperator
-        with DAG(dag_id="dashboard_demo", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")) as the_dag:
-            DatastoreStepOperator(task_id="price_report",
-                inputs={{"prices": "file://{tmp_path}/prices.csv", "notes": "file://{tmp_path}/notes.txt"}},
-                command='sort "$DATASTORE_INPUT_PRICES/prices.csv" > "$DATASTORE_OUTPUTS/report.csv"')
-        """, "dashboard_demo")
-    dag.test()
-    (tmp_path / "prices.csv").write_text("sku,price\na,2\n")
-    run = dag.test()
-    return xcom(run, "price_report", "datastore_outputs"), xcom(run, "price_report", "datastore_inputs")
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
-@pytest.fixture
-def api_server(airflow_db, tmp_path):
+@pytest.fixture(scope="module")
+def airflow_site():
+    """Airflow home, metadata database, two DAG runs and a running API server; yields its facts."""
+    assert "datastores" in {e.name for e in entry_points(group="airflow.plugins")}, (
+        "the airflow.plugins entry point of airflow-provider-datastores is not installed")
+    root = pathlib.Path(tempfile.mkdtemp(prefix="dashboard-"))  # short paths read better on screenshots
+    home, data = root / "airflow", root / "data"
+    (home / "dags").mkdir(parents=True)
+    data.mkdir()
+    (data / "prices.csv").write_text(PRICES_BEFORE)
+    (data / "notes.txt").write_text("prices in EUR\n")
+    (home / "dags" / "dashboard_demo.py").write_text(DAG_FILE.format(data=data))
+    (root / "passwords.json").write_text(json.dumps({"admin": PASSWORD}))
     port = free_port()
-    passwords = tmp_path / "passwords.json"
-    passwords.write_text(json.dumps({"admin": PASSWORD}))
-    env = {**os.environ, "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
-           "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
-           "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}"}
-    log = open(tmp_path / "api-server.log", "wb")
-    process = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "airflow"), "api-server", "--host",
-                                "127.0.0.1", "--port", str(port), "--workers", "1"],
-                               env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while not http_ok(f"{base}/api/v2/monitor/health", expect=lambda status, _body: status == 200):
-            assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "api-server.log").read_text()[-3000:]
-            time.sleep(0.5)
-        yield base
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("AIRFLOW__", "AIRFLOW_CONN_"))}  # nothing of the session's Airflow
+    env.update({
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(root / "passwords.json"),
+        "AIRFLOW__API_AUTH__JWT_SECRET": "dashboard-test-jwt-secret",
+        "AIRFLOW__API__BASE_URL": base,
+        "AIRFLOW__DATASTORES__STORES": json.dumps({"archive": {"url": "s3://archive/runs", "conn_id": "archive_s3"}}),
+        "AIRFLOW_CONN_ARCHIVE_S3": json.dumps({
+            "conn_type": "aws", "login": S3_KEY_ID, "password": S3_SECRET,
+            "extra": {"endpoint_url": f"http://127.0.0.1:{free_port()}", "region_name": "us-east-1"}}),
+    })
+    (root / "run.py").write_text(RUNNER)
+    migrated = root / "migrated"
+    started = time.monotonic()
+    with open(root / "api-server.log", "wb") as log, open(root / "runs.log", "wb") as runs_log:
+        runs = subprocess.Popen([sys.executable, str(root / "run.py"), str(migrated),
+                                 str(home / "dags" / "dashboard_demo.py"), str(data / "prices.csv"), PRICES_AFTER],
+                                env=env, stdout=runs_log, stderr=subprocess.STDOUT, start_new_session=True)
+        server = None
         try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-        log.close()
+            while not migrated.exists():
+                assert runs.poll() is None and time.monotonic() - started < 120, (root / "runs.log").read_text()[-4000:]
+                time.sleep(0.2)
+            server = subprocess.Popen([AIRFLOW, "api-server", "--host", "127.0.0.1", "--port", str(port),
+                                       "--workers", "1"], env=env, stdout=log, stderr=subprocess.STDOUT,
+                                      start_new_session=True)
+            assert runs.wait(timeout=180) == 0, (root / "runs.log").read_text()[-4000:]
+            while not http_ok(f"{base}/api/v2/monitor/health", expect=lambda status, _body: status == 200):
+                assert server.poll() is None and time.monotonic() - started < 180, \
+                    (root / "api-server.log").read_text()[-3000:]
+                time.sleep(0.3)
+            print(f"Airflow home, two DAG runs and the API server ready in {time.monotonic() - started:.1f} s")
+            yield {"base": base, "home": home, "data": data}
+        finally:
+            for process in (runs, server):
+                if process is not None and process.poll() is None:
+                    os.killpg(process.pid, signal.SIGTERM)
+                    try:
+                        process.wait(timeout=15)
+                    except subprocess.TimeoutExpired:
+                        os.killpg(process.pid, signal.SIGKILL)
+                        process.wait()
+            shutil.rmtree(root, ignore_errors=True)
 
 
-def _status(url: str, token: str | None = None) -> tuple[int, bytes]:
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+def _get(url: str, headers: dict | None = None) -> tuple[int, bytes]:
     try:
-        with urllib.request.urlopen(request, timeout=20) as response:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=30) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as err:
         return err.code, err.read()
 
 
+ROUTES = ("/datastores/", "/datastores/versions", "/datastores/changes", "/datastores/api/stores",
+          "/datastores/api/versions", "/datastores/api/changes", "/datastores/api/openapi.json")
+
+
 @pytest.mark.slow
-def test_dashboard_pages_in_a_browser(two_runs, api_server):
-    from playwright.sync_api import sync_playwright
+def test_dashboard_in_a_browser(airflow_site):
+    from playwright.sync_api import expect, sync_playwright
 
-    version, inputs = two_runs
-    changed = next(r for r in inputs if r["changed"])
-    for path in ("/datastores/", "/datastores/versions", "/datastores/api/versions", "/datastores/api/changes"):
-        assert _status(api_server + path)[0] == 401  # anonymous: refused
+    base = airflow_site["base"]
+    for route in ROUTES:  # nobody gets in without logging in
+        assert _get(base + route)[0] == 401, route
+        assert _get(base + route, {"Accept": "text/html"})[0] == 401, route
+        assert _get(base + route, {"Cookie": "_token=forged"})[0] in (401, 403), route
 
-    request = urllib.request.Request(f"{api_server}/auth/token", method="POST",
-                                     data=json.dumps({"username": "admin", "password": PASSWORD}).encode(),
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=20) as response:
-        token = json.loads(response.read())["access_token"]
-    status, body = _status(f"{api_server}/datastores/api/versions?dag_id=dashboard_demo", token)
-    assert status == 200 and json.loads(body)["versions"][0]["version_id"] == version["version_id"]
-    assert PASSWORD.encode() not in body
+    manifests = sorted(glob.glob(f"{airflow_site['home']}/datastores/_manifests/dashboard_demo/price_report/*.json"))
+    assert len(manifests) == 2
+    versions = [os.path.basename(m)[: -len(".json")] for m in manifests]
+    report_sha = _sha256("".join(sorted(PRICES_AFTER.splitlines(keepends=True))))
+    old_prices, new_prices = _sha256(PRICES_BEFORE), _sha256(PRICES_AFTER)
+    secrets = (S3_SECRET, S3_KEY_ID, PASSWORD)
 
-    shots = os.path.join(REPO, "docs", "images")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run", "--disable-quic"])
-        context = browser.new_context(viewport={"width": 1400, "height": 900})
-        context.add_cookies([{"name": "_token", "value": token, "url": api_server}])
-        page = context.new_page()
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
 
-        page.goto(f"{api_server}/datastores/")
-        text = page.inner_text("body")
-        assert "default" in text and "reachable" in text and "unreachable" not in text
-        assert changed["name"] in text  # the latest change is on the overview
-        page.screenshot(path=os.path.join(shots, "dashboard-overview.png"), full_page=True)
+        # Log in through Airflow's own login page; the dashboard is framed by the Airflow UI, under Browse.
+        page.goto(f"{base}/plugin/datastores")
+        page.fill("input[name=username]", "admin")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url("**/plugin/datastores**")
+        framed = page.frame_locator("iframe[title='Data stores']")
+        expect(framed.locator("body")).to_contain_text("archive")
+        expect(framed.locator("body")).to_contain_text("reachable")
+        page.screenshot(path=os.path.join(SHOTS, "dashboard-in-airflow.png"))
+        page.get_by_role("button", name="Browse").click()
+        expect(page.get_by_role("menuitem", name="Data stores")).to_be_visible()
 
-        page.goto(f"{api_server}/datastores/versions?dag_id=dashboard_demo")
+        # Each page on its own, as it is framed: what a person sees.
+        page.goto(f"{base}/datastores/")
         text = page.inner_text("body")
-        assert version["version_id"] in text and version["files"][0]["sha256"] in text
-        page.screenshot(path=os.path.join(shots, "dashboard-versions.png"), full_page=True)
+        assert "default" in text and "Local directory" in text
+        assert "archive" in text and "s3://archive/runs" in text and "archive_s3" in text
+        assert "unreachable" in text and "cannot reach S3" in text  # the archive's endpoint is down
+        assert "prices" in text and new_prices in text  # the latest change is on the overview
+        page.screenshot(path=os.path.join(SHOTS, "dashboard-overview.png"), full_page=True)
+        _no_secrets(page.content(), secrets)
 
-        page.goto(f"{api_server}/datastores/changes?dag_id=dashboard_demo")
+        page.goto(f"{base}/datastores/versions")
+        page.select_option("select[name=dag_id]", "dashboard_demo")  # filters apply on change
+        page.wait_for_url("**dag_id=dashboard_demo**")
+        page.select_option("select[name=task_id]", "price_report")
+        page.wait_for_url("**task_id=price_report**")
         text = page.inner_text("body")
-        assert changed["name"] in text and changed["sha256"] in text and changed["previous_sha256"] in text
-        assert "notes" not in text.split("Run", 1)[1]  # the unchanged input is not listed
-        page.screenshot(path=os.path.join(shots, "dashboard-changes.png"), full_page=True)
+        assert all(v in text for v in versions) and report_sha in text and "report.csv" in text
+        assert "rows.txt" not in text  # count_rows is filtered out
+        assert "2 versions" in text
+        page.screenshot(path=os.path.join(SHOTS, "dashboard-versions.png"), full_page=True)
+        _no_secrets(page.content(), secrets)
+
+        page.goto(f"{base}/datastores/changes?dag_id=dashboard_demo")
+        rows = page.locator("table.grid tbody tr")
+        expect(rows).to_have_count(2)  # prices, and the report count_rows read; not the unchanged notes
+        text = page.inner_text("table.grid")
+        assert "prices" in text and old_prices in text and new_prices in text
+        assert "report" in text and "notes" not in text
+        page.screenshot(path=os.path.join(SHOTS, "dashboard-changes.png"), full_page=True)
+        _no_secrets(page.content(), secrets)
+
+        # The JSON behind the pages, with the browser's login cookie.
+        stores = page.request.get(f"{base}/datastores/api/stores")
+        assert stores.ok
+        by_name = {s["name"]: s for s in stores.json()}
+        assert by_name["default"]["reachable"] and by_name["default"]["versions"] == 4
+        assert not by_name["archive"]["reachable"] and by_name["archive"]["error"]
+        listed = page.request.get(f"{base}/datastores/api/versions?dag_id=dashboard_demo&task_id=price_report").json()
+        assert listed["total"] == 2 and listed["versions"][0]["version_id"] == versions[-1]
+        assert listed["versions"][0]["files"][0]["sha256"] == report_sha
+        changes = page.request.get(f"{base}/datastores/api/changes?dag_id=dashboard_demo").json()
+        prices = next(c for c in changes["changes"] if c["input"] == "prices")
+        assert (prices["old_sha256"], prices["new_sha256"]) == (old_prices, new_prices)
+        for response in (stores, *(page.request.get(base + r) for r in ROUTES)):
+            _no_secrets(response.text(), secrets)
+
+        # From the framed versions page, a task run opens its task instance page in the Airflow UI.
+        page.goto(f"{base}/plugin/datastores")
+        framed = page.frame_locator("iframe[title='Data stores']")
+        framed.get_by_role("link", name="Versions").click()
+        framed.locator("select[name=dag_id]").select_option("dashboard_demo")
+        framed.locator("select[name=task_id]").select_option("price_report")
+        framed.locator("a[data-airflow]").first.click()
+        page.wait_for_url("**/dags/dashboard_demo/runs/**/tasks/price_report")
+        expect(page.locator("body")).to_contain_text("DatastoreStepOperator")
         browser.close()
+
+
+def _no_secrets(body: str, secrets) -> None:
+    for secret in secrets:
+        assert secret not in body

@@ -1,141 +1,109 @@
-"""The dashboard's FastAPI app: three pages and the JSON behind them. Every route needs a logged-in
-Airflow user (the API server's JWT cookie or a bearer token)."""
+"""The dashboard's FastAPI app: three pages and the JSON behind each.
 
-from __future__ import annotations
-
-from dataclasses import asdict
-from html import escape
-from urllib.parse import quote, urlencode
-
-from fastapi import Depends, FastAPI, Query
-from fastapi.responses import HTMLResponse
-
-from airflow_datastores.plugin import data
-from airflow_datastores.units import human_size
-
-PREFIX = "/datastores"
-
-_CSS = """
-body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1f2933;background:#f7f9fb}
-header{background:#017cee;color:#fff;padding:12px 24px;display:flex;gap:24px;align-items:center}
-header a{color:#fff;text-decoration:none;opacity:.85}header a.on{opacity:1;font-weight:600;border-bottom:2px solid #fff}
-header h1{font-size:17px;margin:0 16px 0 0}main{padding:20px 24px}
-h2{font-size:16px;margin:22px 0 8px}table{border-collapse:collapse;width:100%;background:#fff;
-box-shadow:0 1px 2px #0001;margin-bottom:12px}th,td{padding:7px 10px;border-bottom:1px solid #e4e7eb;
-text-align:left;vertical-align:top}th{background:#eef2f6;font-weight:600;font-size:13px}
-td.num{text-align:right;white-space:nowrap}code{font:12px ui-monospace,Menlo,monospace;word-break:break-all}
-.ok{color:#0a7d32;font-weight:600}.bad{color:#c62828;font-weight:600}.muted{color:#6b7785}
-form{margin:0 0 12px}input{padding:4px 8px;border:1px solid #cbd2d9;border-radius:4px}
-button{padding:4px 12px;border:0;border-radius:4px;background:#017cee;color:#fff}
-details summary{cursor:pointer;color:#017cee}.pager a{margin-right:12px}
+Every route needs an authenticated Airflow user (the app-wide ``authenticated`` dependency: the API
+server's JWT cookie or a bearer token), and shows only DAGs the user may read. The app gets the API
+server's security and session dependencies from :mod:`airflow_datastores.plugin.airflow3`.
 """
 
+# No `from __future__ import annotations`: FastAPI reads the route annotations, which name locals.
 
-def _page(title: str, active: str, body: str) -> HTMLResponse:
-    nav = "".join(
-        f'<a href="{PREFIX}/{path}" class="{"on" if path == active else ""}">{label}</a>'
-        for path, label in (("", "Overview"), ("versions", "Versions"), ("changes", "Input changes"))
-    )
-    return HTMLResponse(
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)} - Data stores</title>"
-        f"<style>{_CSS}</style></head><body><header><h1>Data stores</h1>{nav}</header>"
-        f"<main>{body}</main></body></html>"
-    )
+from typing import Annotated, Any, Callable
 
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import HTTPException
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-def _short(sha: str | None) -> str:
-    return f'<code title="{escape(sha or "")}">{escape(sha or "-")}</code>'
+from airflow_datastores.operators._runtime import XCOM_INPUTS
+from airflow_datastores.plugin import data, probes, views
+
+OVERVIEW_CHANGES = 10  # latest changes on the overview
 
 
-def _ti_link(dag_id: str, run_id: str, task_id: str) -> str:
-    href = f"/dags/{quote(dag_id)}/runs/{quote(run_id, safe='')}/tasks/{quote(task_id)}"
-    return f'<a href="{href}" target="_top">{escape(run_id)}</a>'
+def create_app(*, authenticated: Any, readable_dags: Callable[..., set[str] | None],
+               session: Callable[..., Any], url_prefix: str) -> FastAPI:
+    """:param authenticated: ``Depends(...)`` that fails with 401 unless a user is logged in."""
+    app = FastAPI(title="airflow-datastores dashboard", dependencies=[authenticated],
+                  docs_url=None, redoc_url=None, openapi_url=None)  # no route is left open
+    Dags = Annotated[set[str] | None, Depends(readable_dags)]
+    Db = Annotated[Any, Depends(session)]
+    Page = Annotated[int, Query(ge=1, le=1_000_000)]
 
+    def stores(db, dags) -> list[dict]:
+        totals = data.store_totals(db, dags=dags)
+        refs, config_error = probes.known_stores(totals)
+        errors = probes.reachability(refs)
+        result = []
+        for ref in refs:
+            total = totals.get(ref.url, {})
+            result.append({**probes.describe(ref), "reachable": errors[ref.url] is None, "error": errors[ref.url],
+                           "versions": total.get("versions", 0), "bytes": total.get("bytes", 0),
+                           "latest_version_at": total.get("latest")})
+        if config_error:
+            result.append({"name": "[datastores] stores", "kind": "configuration", "location": None,
+                           "conn_id": None, "default": False, "configured": True, "reachable": False,
+                           "error": config_error, "versions": 0, "bytes": 0, "latest_version_at": None})
+        return result
 
-def _pager(path: str, page: int, total: int, **params: str | None) -> str:
-    pages = max(1, -(-total // data.PAGE_SIZE))
-    links = []
-    for label, target in (("&larr; newer", page - 1), ("older &rarr;", page + 1)):
-        if 1 <= target <= pages:
-            query = urlencode({**{k: v for k, v in params.items() if v}, "page": target})
-            links.append(f'<a href="{PREFIX}/{path}?{query}">{label}</a>')
-    return f'<p class="pager muted">page {page} of {pages} ({total} in all) {" ".join(links)}</p>'
+    def store_names() -> dict[str, str]:
+        refs, _ = probes.known_stores()
+        return {ref.url: ref.name for ref in refs}
 
+    def versions(db, dags, dag_id, task_id, page) -> dict:
+        result = data.versions(db, dags=dags, dag_id=dag_id, task_id=task_id, page=page)
+        names = store_names()
+        for version in result["versions"]:
+            version["store_name"] = names.get(version["store"])
+        return result
 
-def _changes_table(items: list[dict]) -> str:
-    if not items:
-        return '<p class="muted">No input has changed between runs.</p>'
-    rows = "".join(
-        f"<tr><td>{escape(c['when'] or '-')}</td><td>{escape(c['dag_id'])}</td><td>{escape(c['task_id'])}</td>"
-        f"<td><b>{escape(c['input'] or '')}</b></td><td><code>{escape(c['url'] or '')}</code></td>"
-        f"<td>{_short(c['old_sha256'])}</td><td>{_short(c['new_sha256'])}</td>"
-        f"<td>{_ti_link(c['dag_id'], c['run_id'], c['task_id'])}</td></tr>"
-        for c in items
-    )
-    return ("<table><tr><th>When</th><th>DAG</th><th>Task</th><th>Input</th><th>URL</th><th>Old sha256</th>"
-            f"<th>New sha256</th><th>Run</th></tr>{rows}</table>")
+    @app.get("/api/stores", summary="Each store: where, whether it answers, versions and bytes")
+    def api_stores(db: Db, dags: Dags) -> list[dict]:
+        return stores(db, dags)
 
+    @app.get("/api/versions", summary="Versions, newest first, with their files")
+    def api_versions(db: Db, dags: Dags, dag_id: str | None = None, task_id: str | None = None,
+                     page: Page = 1) -> dict:
+        return versions(db, dags, dag_id, task_id, page)
 
-def create_app() -> FastAPI:
-    from airflow.api_fastapi.core_api.security import get_user
+    @app.get("/api/changes", summary="Inputs that changed between runs, newest first")
+    def api_changes(db: Db, dags: Dags, dag_id: str | None = None, page: Page = 1) -> dict:
+        return data.changes(db, dags=dags, dag_id=dag_id, page=page)
 
-    app = FastAPI(title="airflow-datastores dashboard", dependencies=[Depends(get_user)],
-                  docs_url=None, redoc_url=None)
-
-    @app.get("/api/stores")
-    def api_stores() -> list[dict]:
-        return [asdict(s) for s in data.stores()]
-
-    @app.get("/api/versions")
-    def api_versions(dag_id: str | None = None, task_id: str | None = None, page: int = Query(1, ge=1)) -> dict:
-        return data.versions(dag_id=dag_id, task_id=task_id, page=page)
-
-    @app.get("/api/changes")
-    def api_changes(dag_id: str | None = None, page: int = Query(1, ge=1)) -> dict:
-        return data.changes(dag_id=dag_id, page=page)
+    @app.get("/api/openapi.json", include_in_schema=False)
+    def api_schema() -> dict:
+        return app.openapi()
 
     @app.get("/", response_class=HTMLResponse)
-    def overview() -> HTMLResponse:
-        rows = "".join(
-            f"<tr><td><b>{escape(s.name)}</b></td><td>{escape(s.kind)}</td><td><code>{escape(s.location)}</code></td>"
-            f"<td>{'<span class=ok>reachable</span>' if s.reachable else '<span class=bad>unreachable</span>'}"
-            f"{'' if s.reachable else '<br><span class=muted>' + escape(s.error or '') + '</span>'}</td>"
-            f"<td class=num>{s.versions}</td><td class=num>{human_size(s.bytes)}</td></tr>"
-            for s in data.stores()
-        )
-        latest = data.changes(page=1)["changes"][:10]
-        body = ("<h2>Stores</h2><table><tr><th>Store</th><th>Type</th><th>Location</th><th>Status</th>"
-                f"<th>Versions</th><th>Size</th></tr>{rows}</table>"
-                f"<h2>Latest input changes</h2>{_changes_table(latest)}")
-        return _page("Overview", "", body)
+    def overview_page(request: Request, db: Db, dags: Dags) -> Response:
+        latest = data.changes(db, dags=dags, page=1, page_size=OVERVIEW_CHANGES)
+        return views.render(request, "overview.html", url_prefix=url_prefix, active="overview",
+                            api="api/stores", stores=stores(db, dags),
+                            changes=latest["changes"][:OVERVIEW_CHANGES],
+                            changed_runs=data.count_changed_runs(db, dags=dags))
 
     @app.get("/versions", response_class=HTMLResponse)
-    def versions_page(dag_id: str | None = None, task_id: str | None = None,
-                      page: int = Query(1, ge=1)) -> HTMLResponse:
-        result = data.versions(dag_id=dag_id, task_id=task_id, page=page)
-        form = (f'<form><input name="dag_id" placeholder="DAG" value="{escape(dag_id or "")}"> '
-                f'<input name="task_id" placeholder="Task" value="{escape(task_id or "")}"> <button>Filter</button></form>')
-        rows = []
-        for v in result["versions"]:
-            files = "".join(f"<tr><td><code>{escape(f['path'])}</code></td><td class=num>{human_size(f['size'])}</td>"
-                            f"<td>{_short(f['sha256'])}</td></tr>" for f in v["files"])
-            rows.append(
-                f"<tr><td><b>{escape(v['dag_id'])}.{escape(v['task_id'])}</b><br><code>{escape(v['version_id'])}</code></td>"
-                f"<td>{_ti_link(v['dag_id'], v['run_id'], v['task_id'])}</td><td>{escape(v['committed_at'] or '-')}</td>"
-                f"<td class=num>{human_size(v['total_size'] or 0)}</td><td class=num>{v['file_count']}</td>"
-                f"<td><details open><summary>files</summary><table><tr><th>Path</th><th>Size</th><th>sha256</th></tr>"
-                f"{files}</table></details></td></tr>")
-        table = ("<table><tr><th>Version</th><th>Run</th><th>Committed</th><th>Size</th><th>Files</th><th></th></tr>"
-                 + "".join(rows) + "</table>") if rows else '<p class="muted">No versions yet.</p>'
-        return _page("Versions", "versions", form + table + _pager("versions", page, result["total"],
-                                                                    dag_id=dag_id, task_id=task_id))
+    def versions_page(request: Request, db: Db, dags: Dags, dag_id: str | None = None,
+                      task_id: str | None = None, page: Page = 1) -> Response:
+        dag_id, task_id = dag_id or None, task_id or None
+        return views.render(request, "versions.html", url_prefix=url_prefix, active="versions",
+                            api="api/versions", result=versions(db, dags, dag_id, task_id, page),
+                            dag_id=dag_id, task_id=task_id, dag_ids=data.dag_ids(db, dags=dags),
+                            task_ids=data.task_ids(db, dags=dags, dag_id=dag_id) if dag_id else [])
 
     @app.get("/changes", response_class=HTMLResponse)
-    def changes_page(dag_id: str | None = None, page: int = Query(1, ge=1)) -> HTMLResponse:
-        result = data.changes(dag_id=dag_id, page=page)
-        form = (f'<form><input name="dag_id" placeholder="DAG" value="{escape(dag_id or "")}"> '
-                "<button>Filter</button></form>")
-        return _page("Input changes", "changes", form + _changes_table(result["changes"])
-                     + _pager("changes", page, result["total"], dag_id=dag_id))
+    def changes_page(request: Request, db: Db, dags: Dags, dag_id: str | None = None,
+                     page: Page = 1) -> Response:
+        dag_id = dag_id or None
+        return views.render(request, "changes.html", url_prefix=url_prefix, active="changes",
+                            api="api/changes", result=data.changes(db, dags=dags, dag_id=dag_id, page=page),
+                            dag_id=dag_id, dag_ids=data.dag_ids(db, dags=dags, key=XCOM_INPUTS))
+
+    @app.exception_handler(HTTPException)
+    def not_logged_in(request: Request, exc: HTTPException) -> Response:
+        """A person who is not logged in gets a page that says so and links to the login (still 401)."""
+        wants_html = "text/html" in request.headers.get("accept", "") and "/api/" not in request.url.path
+        if exc.status_code in (401, 403) and wants_html:
+            return views.render(request, "login.html", url_prefix=url_prefix, active=None, api=None,
+                                status_code=exc.status_code, detail=exc.detail)
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
     return app

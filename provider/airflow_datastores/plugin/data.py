@@ -1,109 +1,170 @@
-"""What the dashboard shows, read from what the product records: XCom rows and store config.
+"""What the dashboard shows, read from what tasks already record: the XCom rows ``datastore_outputs``
+(one per version) and ``datastore_inputs`` (one per task run, a list of input records).
 
-The API server may read the metadata database (tasks may not). Queries are paginated in SQL so pages
-stay fast with many thousands of versions; no page lists a bucket.
+Only the API server calls this (it may read the metadata database; tasks never do). Every list is
+paginated in SQL and only the rows of one page are decoded, so pages stay fast with many thousands of
+versions; no request lists a bucket. ``dags`` is the set of DAG ids the user may read (``None``: all).
+Every value that leaves this module is whitelisted field by field and has its URLs made safe.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
-from dataclasses import dataclass
+from collections.abc import Collection
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Text, cast, func, or_, select
+from sqlalchemy.orm import Session
+
 from airflow_datastores.operators._runtime import XCOM_INPUTS, XCOM_OUTPUTS
-from airflow_datastores.stores.registry import default_store_url, named_stores, open_store
+from airflow_datastores.plugin.redact import safe_url
+from airflow_datastores.versioning import make_reference
 
 PAGE_SIZE = 50
+#: files listed per version on a page (a version may hold many thousands; file_count says how many)
+MAX_FILES = 100
+_FILE_FIELDS = ("path", "size", "md5", "sha1", "sha256")
 
 
-@dataclass(frozen=True)
-class StoreStatus:
-    name: str
-    kind: str
-    location: str
-    reachable: bool
-    error: str | None
-    versions: int
-    bytes: int
+def _xcom():
+    from airflow.models.xcom import XComModel  # the API server's model of the xcom table
+
+    return XComModel
 
 
-def _rows(key: str, *, dag_id: str | None = None, task_id: str | None = None, limit: int | None = None,
-          offset: int = 0) -> tuple[list[tuple[Any, Any]], int]:
-    """``([(xcom row, value)], total)`` newest first."""
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-    from sqlalchemy import func, select
-
-    query = select(XComModel).where(XComModel.key == key)
+def _scope(query, xcom, *, key: str, dags: Collection[str] | None, dag_id: str | None = None,
+           task_id: str | None = None):
+    query = query.where(xcom.key == key)
+    if dags is not None:
+        query = query.where(xcom.dag_id.in_(sorted(dags)))
     if dag_id:
-        query = query.where(XComModel.dag_id == dag_id)
+        query = query.where(xcom.dag_id == dag_id)
     if task_id:
-        query = query.where(XComModel.task_id == task_id)
-    with create_session() as session:
-        total = session.scalar(select(func.count()).select_from(query.subquery()))
-        query = query.order_by(XComModel.timestamp.desc()).offset(offset)
-        if limit:
-            query = query.limit(limit)
-        rows = [(row, XComModel.deserialize_value(row)) for row in session.scalars(query)]
-    return rows, total or 0
+        query = query.where(xcom.task_id == task_id)
+    return query
 
 
-def versions(*, dag_id: str | None = None, task_id: str | None = None, page: int = 1) -> dict:
-    rows, total = _rows(XCOM_OUTPUTS, dag_id=dag_id, task_id=task_id, limit=PAGE_SIZE,
-                        offset=(max(page, 1) - 1) * PAGE_SIZE)
-    items = []
-    for row, value in rows:
-        if not isinstance(value, dict):
-            continue
-        items.append({**{k: value.get(k) for k in ("version_id", "dag_id", "task_id", "run_id", "store",
-                                                    "committed_at", "total_size", "reference")},
-                      "file_count": len(value.get("files", [])), "files": value.get("files", []),
-                      "map_index": row.map_index})
-    return {"page": page, "page_size": PAGE_SIZE, "total": total, "versions": items}
+def _columns(xcom):
+    """The columns a page needs (selecting the model would also join each row's DAG run)."""
+    return select(xcom.dag_id, xcom.task_id, xcom.run_id, xcom.map_index, xcom.timestamp, xcom.value)
 
 
-def changes(*, dag_id: str | None = None, page: int = 1) -> dict:
-    """Inputs whose sha256 differed from the previous run, newest first."""
-    items = []
-    rows, _ = _rows(XCOM_INPUTS, dag_id=dag_id)
-    for row, value in rows:
-        for record in value if isinstance(value, list) else []:
-            if isinstance(record, dict) and record.get("changed") is True:
-                items.append({"dag_id": row.dag_id, "task_id": row.task_id, "run_id": row.run_id,
-                              "when": row.timestamp.isoformat() if row.timestamp else None,
-                              "input": record.get("name"), "url": record.get("source") or record.get("url"),
-                              "old_sha256": record.get("previous_sha256"), "new_sha256": record.get("sha256")})
-    start = (max(page, 1) - 1) * PAGE_SIZE
-    return {"page": page, "page_size": PAGE_SIZE, "total": len(items), "changes": items[start:start + PAGE_SIZE]}
+def _page(session: Session, query, xcom, *, page: int, page_size: int) -> tuple[list[tuple[Any, Any]], int]:
+    """``([(row, decoded value)], total)`` of one page, newest first."""
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    query = query.order_by(xcom.timestamp.desc(), xcom.dag_id, xcom.task_id, xcom.run_id, xcom.map_index)
+    rows = session.execute(query.offset((max(page, 1) - 1) * page_size).limit(page_size)).all()
+    return [(row, xcom.deserialize_value(row)) for row in rows], total
 
 
-def stores(*, timeout: float = 3.0) -> list[StoreStatus]:
-    """Each configured store, whether it answers (a one-key listing), and its versions and bytes."""
-    configured = [("default", default_store_url(), None)]
-    configured += [(s.name, s.url, s.conn_id) for s in named_stores().values()]
-    totals: dict[str, list[int]] = {}
-    for _row, value in _rows(XCOM_OUTPUTS)[0]:
-        if isinstance(value, dict):
-            entry = totals.setdefault(value.get("store", ""), [0, 0])
-            entry[0] += 1
-            entry[1] += int(value.get("total_size") or 0)
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
 
-    def probe(url: str, conn_id: str | None) -> str | None:
-        store = open_store(url, conn_id=conn_id)
-        next(iter(store.list("_manifests/")), None)
-        return None
 
-    result = []
-    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
-        futures = {name: pool.submit(probe, url, conn) for name, url, conn in configured}
-        for name, url, _conn in configured:
-            try:
-                error = futures[name].result(timeout=timeout)
-            except concurrent.futures.TimeoutError:
-                error = f"no answer within {timeout:.0f} s"
-            except Exception as err:  # noqa: BLE001 - shown on the page, without secrets
-                error = str(err).splitlines()[0][:300]
-            versions_count, size = totals.get(url, [0, 0])
-            result.append(StoreStatus(name=name, kind=url.split("://")[0], location=url, reachable=error is None,
-                                      error=error, versions=versions_count, bytes=size))
-    return result
+def versions(session: Session, *, dags: Collection[str] | None = None, dag_id: str | None = None,
+             task_id: str | None = None, page: int = 1, page_size: int = PAGE_SIZE) -> dict:
+    """One page of versions, newest first: ``{page, page_size, total, versions}``."""
+    xcom = _xcom()
+    query = _scope(_columns(xcom), xcom, key=XCOM_OUTPUTS, dags=dags, dag_id=dag_id, task_id=task_id)
+    rows, total = _page(session, query, xcom, page=page, page_size=page_size)
+    return {"page": page, "page_size": page_size, "total": total,
+            "versions": [_version(row, value) for row, value in rows]}
+
+
+def _version(row, value: Any) -> dict:
+    value = value if isinstance(value, dict) else {}
+    files = [f for f in value.get("files") or [] if isinstance(f, dict)]
+    store = safe_url(value.get("store"))
+    version_id = value.get("version_id")
+    return {
+        "version_id": version_id,
+        "dag_id": row.dag_id,
+        "task_id": row.task_id,
+        "run_id": row.run_id,
+        "map_index": row.map_index,
+        "store": store,
+        "manifest_url": safe_url(value.get("manifest_url")),
+        "reference": make_reference(dag_id=row.dag_id, task_id=row.task_id, version=version_id, store=store)
+        if version_id else None,
+        "committed_at": value.get("committed_at") or _iso(row.timestamp),
+        "total_size": int(value.get("total_size") or sum(int(f.get("size") or 0) for f in files)),
+        "file_count": len(files),
+        "files": [{k: f.get(k) for k in _FILE_FIELDS} for f in files[:MAX_FILES]],
+    }
+
+
+def _changed_rows(query, xcom):
+    """Only rows whose JSON says ``"changed": true`` somewhere (a cheap text match in SQL; the records
+    are then checked one by one, so a false match costs nothing but a shorter page)."""
+    text = cast(xcom.value, Text)
+    return query.where(or_(text.like('%"changed": true%'), text.like('%"changed":true%')))
+
+
+def changes(session: Session, *, dags: Collection[str] | None = None, dag_id: str | None = None,
+            page: int = 1, page_size: int = PAGE_SIZE) -> dict:
+    """Inputs whose sha256 differed from the previous run's, newest first.
+
+    A page holds the changes of ``page_size`` task runs; ``total`` counts task runs with a change.
+    """
+    xcom = _xcom()
+    query = _changed_rows(_scope(_columns(xcom), xcom, key=XCOM_INPUTS, dags=dags, dag_id=dag_id), xcom)
+    rows, total = _page(session, query, xcom, page=page, page_size=page_size)
+    items = [change for row, value in rows for change in _changes(row, value)]
+    return {"page": page, "page_size": page_size, "total": total, "changes": items}
+
+
+def _changes(row, value: Any) -> list[dict]:
+    records = value if isinstance(value, list) else []
+    return [
+        {
+            "dag_id": row.dag_id,
+            "task_id": row.task_id,
+            "run_id": row.run_id,
+            "map_index": row.map_index,
+            "when": _iso(row.timestamp),
+            "input": record.get("name"),
+            "url": safe_url(record.get("url")),
+            "source": safe_url(record.get("source") or record.get("url")),
+            "size": record.get("size"),
+            "old_sha256": record.get("previous_sha256"),
+            "new_sha256": record.get("sha256"),
+            "previous_run_id": record.get("previous_run_id"),
+        }
+        for record in records
+        if isinstance(record, dict) and record.get("changed") is True
+    ]
+
+
+def store_totals(session: Session, *, dags: Collection[str] | None = None) -> dict[str, dict]:
+    """Versions, bytes and the newest version's time per store URL, summed in SQL."""
+    xcom = _xcom()
+    store = xcom.value["store"].as_string()
+    size = xcom.value["total_size"].as_integer()
+    query = _scope(select(store, func.count(), func.sum(size), func.max(xcom.timestamp)), xcom,
+                   key=XCOM_OUTPUTS, dags=dags).group_by(store)
+    totals: dict[str, dict] = {}
+    for url, count, size_sum, latest in session.execute(query):
+        entry = totals.setdefault(safe_url(url) or "", {"versions": 0, "bytes": 0, "latest": None})
+        entry["versions"] += count
+        entry["bytes"] += int(size_sum or 0)
+        entry["latest"] = max(filter(None, (entry["latest"], _iso(latest))), default=None)
+    return totals
+
+
+def count_changed_runs(session: Session, *, dags: Collection[str] | None = None) -> int:
+    xcom = _xcom()
+    query = _changed_rows(_scope(select(func.count()).select_from(xcom), xcom, key=XCOM_INPUTS, dags=dags), xcom)
+    return session.scalar(query) or 0
+
+
+def dag_ids(session: Session, *, dags: Collection[str] | None = None, key: str = XCOM_OUTPUTS) -> list[str]:
+    """DAGs that recorded versions (or inputs, with ``key=XCOM_INPUTS``), for the filters."""
+    xcom = _xcom()
+    query = _scope(select(xcom.dag_id).distinct(), xcom, key=key, dags=dags)
+    return sorted(session.scalars(query))
+
+
+def task_ids(session: Session, *, dag_id: str, dags: Collection[str] | None = None) -> list[str]:
+    xcom = _xcom()
+    query = _scope(select(xcom.task_id).distinct(), xcom, key=XCOM_OUTPUTS, dags=dags, dag_id=dag_id)
+    return sorted(session.scalars(query))
