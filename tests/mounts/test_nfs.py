@@ -262,7 +262,8 @@ def test_killing_the_task_process_takes_the_mounts_and_helpers_with_it(nfs_share
     task = subprocess.Popen([sys.executable, "-c", KILLED_TASK, json.dumps(spec), str(ready)])
     try:
         deadline = time.monotonic() + 60
-        while not ready.exists() and time.monotonic() < deadline and task.poll() is None:
+        # Wait for the content, not the file: the child creates the file before it writes to it.
+        while not (ready.exists() and ready.read_text()) and time.monotonic() < deadline and task.poll() is None:
             time.sleep(0.05)
         assert ready.read_text() == "['x.txt']"
         helpers = psutil.Process(task.pid).children(recursive=True)
