@@ -49,6 +49,16 @@ def get_provider_info() -> dict:
                     "schema": {"type": ["string", "null"]},
                     "description": "Region of the object-store endpoint in the service catalog",
                 },
+                "cacert": {
+                    "label": "CA bundle",
+                    "schema": {"type": ["string", "null"]},
+                    "description": "Path of a CA bundle on the workers to verify the TLS certificates with",
+                },
+                "insecure": {
+                    "label": "Skip TLS verification",
+                    "schema": {"type": ["boolean", "null"], "default": False},
+                    "description": "Do not verify TLS certificates (test clusters only)",
+                },
             }
         },
         "ui-field-behaviour": {

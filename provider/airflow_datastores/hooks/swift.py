@@ -1,27 +1,37 @@
-"""SwiftHook: an Airflow connection to OpenStack Swift (Keystone v3 or tempauth v1)."""
+"""SwiftHook: an Airflow connection to OpenStack Swift (Keystone v3 or tempauth v1), via python-swiftclient."""
 
 from __future__ import annotations
 
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
-from airflow_datastores.stores.base import MissingExtra
+from airflow_datastores.stores.base import DataStoreError, MissingExtra
 
 try:
     from airflow.sdk import BaseHook
 except ImportError:  # pragma: no cover - Airflow before the task SDK
     from airflow.hooks.base import BaseHook  # type: ignore[no-redef]
 
+if TYPE_CHECKING:
+    from swiftclient import Connection
+
+_TRUE = ("true", "1", "yes", "on")
+
 
 class SwiftHook(BaseHook):
     """Connects to OpenStack Swift with python-swiftclient.
 
     Connection fields: *host* is the auth URL (``https://keystone:5000/v3``, or
-    ``http://proxy:8080/auth/v1.0`` for tempauth), *login* the user (``project:user`` for tempauth),
-    *password* the password or key. Extra: ``auth_version`` (``"3"`` default, ``"1"`` for tempauth),
-    ``project_name``, ``user_domain_name``, ``project_domain_name``, ``region_name``, ``insecure``,
-    ``cacert``.
+    ``http://proxy:8080/auth/v1.0`` for tempauth), *login* the user (``account:user`` for tempauth),
+    *password* the password or key. Extra: ``auth_version`` (``"3"``, the default, or ``"1"`` for
+    tempauth), ``project_name``, ``user_domain_name`` and ``project_domain_name`` (both default
+    ``Default``), ``region_name``, ``insecure`` (skip TLS verification) and ``cacert`` (path of a CA
+    bundle). Keystone v3 needs python-keystoneclient next to python-swiftclient.
 
     :param swift_conn_id: the Airflow connection id.
+    :param retries: how often swiftclient repeats a request that failed with a network error, a 5xx or
+        a rate limit, with exponential backoff; an expired token is always renewed once.
+    :param timeout: seconds to wait for a connection or an answer.
     """
 
     conn_name_attr = "swift_conn_id"
@@ -29,46 +39,84 @@ class SwiftHook(BaseHook):
     conn_type = "swift"
     hook_name = "OpenStack Swift"
 
-    def __init__(self, swift_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        swift_conn_id: str = default_conn_name,
+        retries: int = 5,
+        timeout: float = 60.0,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.swift_conn_id = swift_conn_id
+        self.retries = retries
+        self.timeout = timeout
 
-    def connection_kwargs(self) -> dict[str, Any]:
-        """The arguments of ``swiftclient.Connection`` for this connection."""
+    def get_conn(self, **overrides: Any) -> Connection:
+        """A new ``swiftclient.Connection``. It is not thread-safe: use one per thread.
+
+        :param overrides: further ``Connection`` arguments, e.g. ``preauthurl`` and ``preauthtoken`` to
+            reuse a token another connection of this hook obtained.
+        """
+        try:
+            import swiftclient
+            import swiftclient.client
+        except ImportError as err:
+            raise MissingExtra(scheme="swift", extra="swift") from err
+        # swiftclient logs failed requests at INFO with the first 16 characters of the token or key.
+        swiftclient.client.logger_settings["reveal_sensitive_prefix"] = 0
+        return swiftclient.Connection(**{**self._connection_kwargs, **overrides})
+
+    @cached_property
+    def _connection_kwargs(self) -> dict[str, Any]:
+        """The ``swiftclient.Connection`` arguments of the Airflow connection, read once."""
         conn = self.get_connection(self.swift_conn_id)
         extra = conn.extra_dejson
-        version = str(extra.get("auth_version", "3"))
+
+        def field(name: str, default: Any = None) -> Any:
+            # Airflow 2 forms stored custom fields as extra__<conn type>__<name>.
+            value = extra.get(name, extra.get(f"extra__swift__{name}"))
+            return default if value in (None, "") else value
+
+        if not conn.host:
+            raise DataStoreError(f"Swift connection {self.swift_conn_id!r} has no host: set it to the auth URL")
+        version = str(field("auth_version", "3")).lower().removeprefix("v")
+        if version not in ("1", "1.0", "3", "3.0"):
+            raise DataStoreError(
+                f"Swift connection {self.swift_conn_id!r}: auth_version {version!r} is not supported; "
+                "use 3 (Keystone v3) or 1 (tempauth)"
+            )
         kwargs: dict[str, Any] = {
             "authurl": conn.host,
             "user": conn.login,
             "key": conn.password,
-            "auth_version": version,
-            "retries": int(extra.get("retries", 5)),
-            "insecure": str(extra.get("insecure", "false")).lower() in ("true", "1", "yes"),
-            "timeout": float(extra.get("timeout", 60)),
+            "auth_version": version[0],
+            "retries": self.retries,
+            "timeout": self.timeout,
+            "insecure": str(field("insecure", False)).lower() in _TRUE,
+            "cacert": field("cacert"),
         }
-        if extra.get("cacert"):
-            kwargs["cacert"] = extra["cacert"]
-        if version.startswith("3") or version.startswith("2"):
-            kwargs["os_options"] = {
-                "project_name": extra.get("project_name"),
-                "user_domain_name": extra.get("user_domain_name", "Default"),
-                "project_domain_name": extra.get("project_domain_name", "Default"),
-                "region_name": extra.get("region_name"),
+        if version[0] == "3":
+            options = {
+                "project_name": field("project_name"),
+                "user_domain_name": field("user_domain_name", "Default"),
+                "project_domain_name": field("project_domain_name", "Default"),
+                "region_name": field("region_name"),
             }
+            kwargs["os_options"] = {name: value for name, value in options.items() if value is not None}
         return kwargs
 
-    def get_conn(self):
-        """A new ``swiftclient.Connection`` (not thread-safe: one per thread)."""
-        try:
-            import swiftclient
-        except ImportError as err:
-            raise MissingExtra(scheme="swift", extra="swift") from err
-        return swiftclient.Connection(**self.connection_kwargs())
-
     def test_connection(self) -> tuple[bool, str]:
+        """Authenticate and read the account's metadata; the message never carries a secret."""
         try:
-            self.get_conn().head_account()
+            self.get_conn(retries=0).head_account()
+        except DataStoreError as err:
+            return False, str(err)
         except Exception as err:  # noqa: BLE001 - reported to the UI
-            return False, f"Cannot reach Swift: {type(err).__name__}"
+            status, message = getattr(err, "http_status", None), str(getattr(err, "msg", ""))
+            if status in (401, 403) or "unauthorized" in message.lower():
+                return False, "Swift refused the credentials (check user, password, project and domains)"
+            if "keystoneclient" in message:
+                return False, "Keystone v3 auth needs python-keystoneclient: pip install python-keystoneclient"
+            return False, f"Cannot use Swift: {type(err).__name__}" + (f" (HTTP {status})" if status else "")
         return True, "Connected to OpenStack Swift"

@@ -1,7 +1,12 @@
 """Google Cloud Storage: ``gs://bucket/prefix``, credentials through GCSHook.
 
 A connection whose extra has ``emulator_host`` (or a set ``STORAGE_EMULATOR_HOST``) talks to that
-emulator with anonymous credentials, as the google-cloud-storage client does for emulators.
+emulator with anonymous credentials, as google-cloud-storage does for emulators.
+
+Create-only writes send ``ifGenerationMatch=0``, which GCS enforces on every upload. The fake-gcs-server
+emulator enforces it only on single-request uploads (below :data:`SINGLE_REQUEST_LIMIT`); above it, a
+write first checks that the key is free, so a writer that races in between wins on the emulator.
+Versions commit with small manifests, so their commit is atomic on both.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ import base64
 import os
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import BinaryIO
 
 from airflow_datastores.stores.base import (
@@ -17,6 +23,7 @@ from airflow_datastores.stores.base import (
     AccessDenied,
     AlreadyExists,
     DataStoreError,
+    IntegrityError,
     MissingExtra,
     NotFound,
     ObjectInfo,
@@ -27,25 +34,42 @@ from airflow_datastores.stores.base import (
 )
 
 try:
-    import requests
     from airflow.providers.google.cloud.hooks.gcs import GCSHook
-    from google.api_core import exceptions as gexc
+    from google.api_core import exceptions as api_errors
+    from google.auth import exceptions as auth_errors
     from google.auth.credentials import AnonymousCredentials
-    from google.auth.exceptions import GoogleAuthError
     from google.cloud import storage
+    from google.cloud.storage.retry import DEFAULT_RETRY
+
+    try:
+        from google.cloud.storage.exceptions import DataCorruption, InvalidResponse
+    except ImportError:  # google-cloud-storage < 3
+        from google.resumable_media import DataCorruption, InvalidResponse
 except ImportError as err:  # pragma: no cover - depends on the installed extras
     raise MissingExtra(scheme="gs", extra="gcs") from err
 
-#: Objects up to this size go in one request (where ``ifGenerationMatch=0`` is enforced everywhere);
-#: larger ones as a resumable upload in chunks of this size.
-SINGLE_REQUEST_LIMIT = 16 * 1024 * 1024
+#: Objects below this size go in one request (google-cloud-storage's limit for a multipart upload);
+#: larger ones as a resumable upload.
+SINGLE_REQUEST_LIMIT = 8 * 1024 * 1024
+#: Bytes per request of a resumable upload (a multiple of 256 KiB).
+UPLOAD_CHUNK_SIZE = 16 * 1024 * 1024
+#: Objects asked for per listing request.
+LIST_PAGE_SIZE = 1000
 
-_TRANSIENT = (gexc.ServiceUnavailable, gexc.InternalServerError, gexc.TooManyRequests, gexc.BadGateway,
-              gexc.GatewayTimeout, requests.ConnectionError, requests.Timeout)
+_BINARY = "application/octet-stream"
+_LIST_FIELDS = "items(name,size,generation,md5Hash,crc32c,updated),nextPageToken"
+#: What the SDK raises; anything else is a bug that keeps its traceback.
+_SDK_ERRORS = (api_errors.GoogleAPIError, auth_errors.GoogleAuthError, InvalidResponse, DataCorruption, OSError)
+_TRANSIENT = (api_errors.ServerError, api_errors.TooManyRequests, api_errors.RetryError,
+              auth_errors.TransportError, OSError)
 
 
 class GCSStore(Store):
-    """Objects in a GCS bucket below an optional prefix. Identity is the object's generation."""
+    """Objects in a GCS bucket below an optional prefix.
+
+    Identity is the object's generation. Checksums are the md5 (absent on composite objects) and the
+    crc32c that GCS keeps for every object. Uploads carry a crc32c that GCS checks.
+    """
 
     schemes = ("gs",)
 
@@ -53,18 +77,20 @@ class GCSStore(Store):
         super().__init__(root=root, conn_id=conn_id)
         self.bucket_name, _, prefix = root[len("gs://"):].partition("/")
         self.prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
-        self._client = None
+        self._client: storage.Client | None = None
         self._lock = threading.Lock()
+        self._bucket_seen = False
 
     @property
     def client(self) -> storage.Client:
+        """One client for all threads, from the connection (or an anonymous one for an emulator)."""
         with self._lock:
             if self._client is None:
                 hook = GCSHook(gcp_conn_id=self.conn_id or "google_cloud_default")
                 extra = hook.get_connection(hook.gcp_conn_id).extra_dejson
                 emulator = extra.get("emulator_host") or os.environ.get("STORAGE_EMULATOR_HOST")
                 if emulator:
-                    self._client = storage.Client(project=extra.get("project") or "emulator",
+                    self._client = storage.Client(project=extra.get("project") or "test",
                                                   credentials=AnonymousCredentials(),
                                                   client_options={"api_endpoint": emulator})
                 else:
@@ -79,67 +105,80 @@ class GCSStore(Store):
         return self.prefix + check_key(key)
 
     def stat(self, key: str) -> ObjectInfo:
-        try:
+        with self._errors(key):
             blob = self.bucket.get_blob(self._name(key))
-        except Exception as err:  # noqa: BLE001 - mapped in one place
-            raise self._error(err, key) from None
         if blob is None:
-            raise NotFound(f"{self.url_for(key)}: no such object")
+            raise self._not_found(key)
         return self._info(key, blob)
 
     def read(self, key: str, *, start: int = 0, end: int | None = None) -> Iterator[bytes]:
-        info = self.stat(key)  # pins the generation: a replaced object fails instead of mixing
-        end = info.size if end is None else min(end, info.size)
-        blob = self.bucket.blob(self._name(key), generation=int(info.identity.split(":")[1]))
-        return self._stream(blob, key, start, end)
+        if end is not None and end <= start:
+            return iter(())
+        # The first request learns the object's generation and the next ones ask for that generation,
+        # so an object replaced during the read is an error, never a mix of two contents.
+        blob = self.bucket.blob(self._name(key))
+        first = self._range(blob, key, start, end)
+        return self._chunks(blob, key, first, start, end)
 
-    def _stream(self, blob, key: str, start: int, end: int) -> Iterator[bytes]:
-        position = start
-        while position < end:
-            last = min(position + CHUNK_SIZE, end) - 1
-            try:
-                chunk = blob.download_as_bytes(start=position, end=last, checksum=None, raw_download=True)
-            except Exception as err:  # noqa: BLE001 - mapped in one place
-                raise self._error(err, key) from None
-            if not chunk:
-                return
-            position += len(chunk)
+    def _chunks(self, blob: storage.Blob, key: str, chunk: bytes, position: int, end: int | None) -> Iterator[bytes]:
+        while chunk:
             yield chunk
+            asked = CHUNK_SIZE if end is None else min(CHUNK_SIZE, end - position)
+            position += len(chunk)
+            if len(chunk) < asked or position == end:
+                return
+            chunk = self._range(blob, key, position, end)
+
+    def _range(self, blob: storage.Blob, key: str, start: int, end: int | None) -> bytes:
+        """Up to :data:`CHUNK_SIZE` bytes from ``start``; nothing at or past the end of the object."""
+        last = start + CHUNK_SIZE if end is None else min(start + CHUNK_SIZE, end)
+        try:
+            return blob.download_as_bytes(start=start, end=last - 1, raw_download=True, checksum=None)
+        except api_errors.RequestRangeNotSatisfiable:
+            return b""
+        except api_errors.NotFound:
+            if blob.generation is None:
+                raise self._not_found(key) from None
+            raise DataStoreError(f"{self.url_for(key)}: the object was replaced while it was read; "
+                                 "read it again") from None
+        except _SDK_ERRORS as err:
+            raise self._error(err, key) from None
 
     def write(self, key: str, data: BinaryIO, *, size: int | None = None, create_only: bool = False) -> ObjectInfo:
         blob = self.bucket.blob(self._name(key))
-        condition = {"if_generation_match": 0} if create_only else {}
-        try:
+        # The SDK repeats uploads only when conditional; ours go to keys unique to a task attempt or
+        # are create-only, so repeating one is safe.
+        options = {"content_type": _BINARY, "retry": DEFAULT_RETRY}
+        if create_only:
+            options["if_generation_match"] = 0
+        with self._errors(key):
             first = read_up_to(data, SINGLE_REQUEST_LIMIT)
             if len(first) < SINGLE_REQUEST_LIMIT:
-                blob.upload_from_string(first, content_type="application/octet-stream", **condition)
-            else:
-                if create_only and self.exists(key):
-                    # The local emulator does not enforce ifGenerationMatch on resumable uploads;
-                    # real GCS does. Versions commit with small manifests, which are enforced everywhere.
-                    raise AlreadyExists(f"{self.url_for(key)}: already exists; it is never overwritten")
-                blob.chunk_size = SINGLE_REQUEST_LIMIT
-                blob.upload_from_file(_Prepend(first, data), size=size, content_type="application/octet-stream",
-                                      **condition)
-        except DataStoreError:
-            raise
-        except Exception as err:  # noqa: BLE001 - mapped in one place
-            raise self._error(err, key) from None
-        return self.stat(key)
+                blob.upload_from_string(first, **options)
+                return self._info(key, blob)
+            if create_only and self.exists(key):  # see the module's docstring
+                raise AlreadyExists(f"{self.url_for(key)}: already exists; it is never overwritten")
+            # A failure inside the block cancels the upload: nothing half-written becomes visible.
+            with blob.open("wb", chunk_size=UPLOAD_CHUNK_SIZE, **options) as upload:
+                upload.write(first)
+                while chunk := data.read(CHUNK_SIZE):
+                    upload.write(chunk)
+            blob.reload()
+        return self._info(key, blob)
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        try:
-            for blob in self.client.list_blobs(self.bucket_name, prefix=self.prefix + prefix, page_size=1000):
+        with self._errors(prefix):
+            blobs = self.client.list_blobs(self.bucket_name, prefix=self.prefix + check_key(prefix),
+                                           page_size=LIST_PAGE_SIZE, fields=_LIST_FIELDS)
+            for blob in blobs:  # one request per page, as the iteration reaches it
                 yield self._info(blob.name[len(self.prefix):], blob)
-        except Exception as err:  # noqa: BLE001 - mapped in one place
-            raise self._error(err, prefix) from None
 
     def delete(self, key: str) -> None:
         try:
-            self.bucket.blob(self._name(key)).delete()
-        except gexc.NotFound:
+            self.bucket.blob(self._name(key)).delete(retry=DEFAULT_RETRY)
+        except api_errors.NotFound:
             return
-        except Exception as err:  # noqa: BLE001 - mapped in one place
+        except _SDK_ERRORS as err:
             raise self._error(err, key) from None
 
     def close(self) -> None:
@@ -148,7 +187,7 @@ class GCSStore(Store):
                 self._client.close()
                 self._client = None
 
-    def _info(self, key: str, blob) -> ObjectInfo:
+    def _info(self, key: str, blob: storage.Blob) -> ObjectInfo:
         checksums = {}
         if blob.md5_hash:  # absent on composite objects
             checksums["md5"] = base64.b64decode(blob.md5_hash).hex()
@@ -157,42 +196,49 @@ class GCSStore(Store):
         return ObjectInfo(key=key, url=self.url_for(key), size=int(blob.size or 0),
                           identity=f"generation:{blob.generation}", checksums=checksums, modified=blob.updated)
 
+    # Errors
+
+    @contextmanager
+    def _errors(self, key: str) -> Iterator[None]:
+        try:
+            yield
+        except _SDK_ERRORS as err:
+            raise self._error(err, key) from None
+
     def _error(self, err: Exception, key: str) -> DataStoreError:
-        """One place that turns google-cloud-storage's errors into ours; never includes credentials."""
+        """The one place that turns google-cloud-storage's errors into ours. The SDK's messages carry
+        request URLs (a resumable upload's URL is a credential of its own), so ours do not."""
         url = self.url_for(key)
-        if isinstance(err, gexc.PreconditionFailed):
+        if isinstance(err, api_errors.PreconditionFailed):
             return AlreadyExists(f"{url}: already exists; it is never overwritten")
-        if isinstance(err, gexc.NotFound):
-            if "bucket" in str(err.message).lower() or "bucket" in str(err).lower():
-                return NotFound(f"{url}: the bucket {self.bucket_name!r} does not exist; create it or fix the URL")
-            return NotFound(f"{url}: no such object")
-        if isinstance(err, (gexc.Forbidden, gexc.Unauthorized, GoogleAuthError)):
-            return AccessDenied(f"{url}: access denied; check the credentials of connection "
-                                f"{self.conn_id or 'google_cloud_default'!r}")
+        if isinstance(err, api_errors.NotFound):
+            return self._not_found(key)
+        if isinstance(err, (api_errors.Forbidden, api_errors.Unauthorized, auth_errors.RefreshError,
+                            auth_errors.DefaultCredentialsError)):
+            return AccessDenied(f"{url}: access denied ({type(err).__name__}); check the credentials of connection "
+                                f"{self.conn_id or 'google_cloud_default'!r} and its roles on the bucket")
+        if isinstance(err, DataCorruption):
+            return IntegrityError(f"{url}: the bytes GCS received do not match their checksum; write them again")
         if isinstance(err, _TRANSIENT):
-            return TransientError(f"{url}: GCS answered {type(err).__name__}")
-        if isinstance(err, gexc.GoogleAPICallError):
-            return DataStoreError(f"{url}: GCS answered {err.code}: {err.message}")
-        return DataStoreError(f"{url}: {type(err).__name__}")
+            return TransientError(f"{url}: GCS failed with {type(err).__name__}; worth a retry")
+        if isinstance(err, api_errors.GoogleAPICallError):
+            reason = next((e.get("message") for e in err.errors if isinstance(e, dict) and e.get("message")), "")
+            return DataStoreError(f"{url}: GCS answered HTTP {err.code}" + (f": {reason}" if reason else ""))
+        return DataStoreError(f"{url}: GCS failed with {type(err).__name__}")
 
+    def _not_found(self, key: str) -> NotFound:
+        url = self.url_for(key)
+        if not self._bucket_exists():
+            return NotFound(f"{url}: the bucket {self.bucket_name!r} does not exist; create it or fix the URL")
+        return NotFound(f"{url}: no such object")
 
-class _Prepend:
-    """A readable stream of ``head`` followed by the rest of ``tail``."""
-
-    def __init__(self, head: bytes, tail: BinaryIO) -> None:
-        self._head, self._tail = head, tail
-        self._position = 0
-
-    def read(self, size: int = -1) -> bytes:
-        if self._head:
-            if size is None or size < 0:
-                out, self._head = self._head + self._tail.read(), b""
-            else:
-                out, self._head = self._head[:size], self._head[size:]
-        else:
-            out = self._tail.read(size)
-        self._position += len(out)
-        return out
-
-    def tell(self) -> int:  # the resumable upload tracks how far it got
-        return self._position
+    def _bucket_exists(self) -> bool:
+        """Whether the bucket exists (asked once; on doubt, yes)."""
+        if not self._bucket_seen:
+            try:
+                if not self.bucket.exists():
+                    return False
+            except _SDK_ERRORS:
+                return True
+            self._bucket_seen = True
+        return True

@@ -1,13 +1,24 @@
-"""OpenStack Swift: ``swift://container/prefix``, credentials through SwiftHook."""
+"""OpenStack Swift: ``swift://container/prefix``, credentials through :class:`SwiftHook`.
+
+Objects below :data:`SEGMENT_SIZE` go in one PUT. Larger ones become a static large object (SLO): the
+segments go to the container ``<container>_segments`` under ``<object name>/<upload id>/``, then the
+manifest goes to the object's name. A separate segment container is the convention of the ``swift``
+command line client, so objects uploaded by either look alike, and listings of the data container hold
+only real objects: nothing to filter, no segment names to page through.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import BinaryIO
 
@@ -31,16 +42,24 @@ try:
 except ImportError as err:  # pragma: no cover - depends on the installed extras
     raise MissingExtra(scheme="swift", extra="swift") from err
 
-#: How long a create-only write waits before reading its object back (see ``_confirm_created``).
+#: Objects below this size go in one PUT; larger ones become an SLO of segments this size.
+SEGMENT_SIZE = 16 * 1024 * 1024
+#: Entries per SLO manifest (Swift's default ``max_manifest_segments``); longer uploads nest manifests.
+MAX_MANIFEST_SEGMENTS = 1000
+#: Names asked for per listing request.
+LIST_PAGE_SIZE = 1000
+#: How long a create-only write waits for competing PUTs to finish before reading its object back.
 CREATE_SETTLE_SECONDS = 1.0
 
-#: Objects up to this size go in one PUT; larger ones become a static large object (SLO) of
-#: segments this size, kept in the ``<container>_segments`` container (Swift's convention).
-SEGMENT_SIZE = 16 * 1024 * 1024
+_MANIFEST_PUT = "multipart-manifest=put"
 
 
 class SwiftStore(Store):
-    """Objects in a Swift container below an optional prefix. Identity is the ETag."""
+    """Objects in a Swift container below an optional prefix.
+
+    Identity is the ETag: the md5 of a plain object, which is also offered as its checksum; for an SLO,
+    Swift's md5 of its segments' ETags, which is no checksum of the bytes.
+    """
 
     schemes = ("swift",)
 
@@ -48,178 +67,275 @@ class SwiftStore(Store):
         super().__init__(root=root, conn_id=conn_id)
         self.container, _, prefix = root[len("swift://"):].partition("/")
         self.prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
-        self.segments = f"{self.container}_segments"
-        self._local = threading.local()  # swiftclient connections are not thread-safe
+        self.segment_container = f"{self.container}_segments"
+        self._hook = SwiftHook(swift_conn_id=conn_id or SwiftHook.default_conn_name)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._connections: weakref.WeakSet = weakref.WeakSet()
+        self._container_seen = False
+        self._segment_container_ready = False
 
     @property
     def conn(self):
+        """This thread's connection (swiftclient's are not thread-safe). A new one reuses the token of an
+        existing one, so a pool of threads authenticates once; an expired token is renewed by each."""
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = self._local.conn = SwiftHook(swift_conn_id=self.conn_id or "swift_default").get_conn()
+            with self._lock:
+                auth = next(((c.url, c.token) for c in self._connections if c.url and c.token), None)
+                conn = self._hook.get_conn(**({"preauthurl": auth[0], "preauthtoken": auth[1]} if auth else {}))
+                self._connections.add(conn)
+            self._local.conn = conn
         return conn
 
     def _name(self, key: str) -> str:
         return self.prefix + check_key(key)
 
     def stat(self, key: str) -> ObjectInfo:
-        try:
+        with self._errors(key):
             headers = self.conn.head_object(self.container, self._name(key))
-        except ClientException as err:
-            raise self._error(err, key) from None
-        except Exception as err:  # noqa: BLE001 - connection failures
-            raise self._error(err, key) from None
         segmented = "x-static-large-object" in headers or "x-object-manifest" in headers
         return self._info(key, size=int(headers["content-length"]), etag=headers.get("etag", ""),
-                          modified=headers.get("last-modified"), segmented=segmented)
+                          modified=headers.get("last-modified"), whole=not segmented)
 
     def read(self, key: str, *, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         if end is not None and end <= start:
             return iter(())
-        headers = {}
-        if start or end is not None:
-            headers["Range"] = f"bytes={start}-" + ("" if end is None else str(end - 1))
+        headers = {"Range": f"bytes={start}-{'' if end is None else end - 1}"} if start or end is not None else {}
         try:
             _headers, body = self.conn.get_object(self.container, self._name(key), resp_chunk_size=CHUNK_SIZE,
                                                   headers=headers)
-        except Exception as err:  # noqa: BLE001 - mapped in one place
+        except ClientException as err:
+            if err.http_status == 416:  # the range starts at or past the end
+                return iter(())
+            raise self._error(err, key) from None
+        except OSError as err:
             raise self._error(err, key) from None
         return self._stream(body, key)
 
     def _stream(self, body, key: str) -> Iterator[bytes]:
+        # swiftclient resumes a broken whole-object download itself, pinned to the ETag (If-Match).
         try:
             yield from body
-        except Exception as err:  # noqa: BLE001 - a broken body is worth a retry
+        except ClientException as err:
+            if err.http_status == 412:
+                raise DataStoreError(f"{self.url_for(key)}: the object was replaced while it was read; "
+                                     "read it again") from None
+            raise TransientError(f"{self.url_for(key)}: reading failed ({self._status(err)})") from None
+        except OSError as err:
             raise TransientError(f"{self.url_for(key)}: connection lost while reading ({type(err).__name__})") from None
         finally:
-            close = getattr(body, "close", None)
-            if close:
-                close()
+            body.close()
 
     def write(self, key: str, data: BinaryIO, *, size: int | None = None, create_only: bool = False) -> ObjectInfo:
         name = self._name(key)
-        headers = {"If-None-Match": "*"} if create_only else {}
-        try:
+        with self._errors(key):
             first = read_up_to(data, SEGMENT_SIZE)
             if len(first) < SEGMENT_SIZE:
-                etag = self.conn.put_object(self.container, name, contents=first, headers=headers)
                 if create_only:
-                    self._confirm_created(key, name, etag)
-            else:
-                self._put_large(name, first, data, headers)
-        except DataStoreError:
-            raise
-        except Exception as err:  # noqa: BLE001 - mapped in one place
-            raise self._error(err, key) from None
-        return self.stat(key)
+                    etag = self._put_exclusive(key, name, first, etag=hashlib.md5(first).hexdigest())
+                else:
+                    etag = self._put(self.container, name, first)
+                return self._info(key, size=len(first), etag=etag, whole=True)
+            if create_only and self.exists(key):  # refuse before uploading gigabytes; the manifest PUT decides
+                raise AlreadyExists(f"{self.url_for(key)}: already exists; it is never overwritten")
+            return self._put_large(key, name, first, data, create_only=create_only)
 
-    def _confirm_created(self, key: str, name: str, etag: str) -> None:
-        """Make a create-only write exclusive. Swift checks ``If-None-Match: *`` when a PUT starts, so
-        two PUTs that start together both pass, and the later timestamp wins. Once both are done,
-        every writer reads back the same object: the one whose bytes it shows won, the other gets
-        AlreadyExists. The pause covers PUTs that were still in flight (small objects: milliseconds)."""
-        time.sleep(CREATE_SETTLE_SECONDS)
-        stored = self.conn.head_object(self.container, name).get("etag", "").strip('"')
-        if stored != etag.strip('"'):
-            raise AlreadyExists(f"{self.url_for(key)}: already exists; another writer created it at the same "
-                                "time and won")
+    def _put(self, container: str, name: str, contents: bytes | str, **kwargs) -> str:
+        """One PUT; its ETag. A file object, unlike bytes, lets swiftclient rewind and repeat a failed PUT."""
+        data = contents.encode() if isinstance(contents, str) else contents
+        return self.conn.put_object(container, name, contents=io.BytesIO(data), content_length=len(data), **kwargs)
 
-    def _put_large(self, name: str, first: bytes, data: BinaryIO, headers: dict) -> None:
-        self.conn.put_container(self.segments)
-        base = f"{name}/{uuid.uuid4().hex}"
-        manifest, segment, number = [], first, 0
+    def _put_exclusive(self, key: str, name: str, contents: bytes | str, *, etag: str,
+                       query_string: str | None = None) -> str:
+        """A create-only PUT that stays exclusive when writers race.
+
+        Swift checks ``If-None-Match: *`` when a PUT starts, so PUTs that start together all succeed
+        and the one with the latest timestamp wins. Each writer therefore waits until competing PUTs of
+        a small object are done, then reads the object back: only the writer whose ETag is there won.
+        """
+        conn = self.conn
         try:
+            self._put(self.container, name, contents, query_string=query_string, headers={"If-None-Match": "*"})
+        except ClientException as err:
+            # A 412 on a repeated PUT may meet our own first attempt, whose answer was lost: read back.
+            if err.http_status != 412 or conn.attempts < 2:
+                raise
+        time.sleep(CREATE_SETTLE_SECONDS)
+        if conn.head_object(self.container, name).get("etag", "").strip('"') != etag:
+            raise AlreadyExists(f"{self.url_for(key)}: already exists; it is never overwritten (another "
+                                "writer created it at the same time)")
+        return etag
+
+    def _put_large(self, key: str, name: str, first: bytes, data: BinaryIO, *, create_only: bool) -> ObjectInfo:
+        """Segments, then the manifest. Whatever fails, no segment of this upload stays behind (Swift
+        keeps them when a manifest is refused)."""
+        self._ensure_segment_container()
+        upload = f"{name}/{uuid.uuid4().hex}"
+        try:
+            entries: list[dict] = []
+            nested: list[dict] = []
+            segment, number = first, 0
             while segment:
-                path = f"{base}/{number:08d}"
-                etag = self.conn.put_object(self.segments, path, contents=segment)
-                manifest.append({"path": f"/{self.segments}/{path}", "etag": etag, "size_bytes": len(segment)})
-                number += 1
-                segment = read_up_to(data, SEGMENT_SIZE)
-            self.conn.put_object(self.container, name, contents=json.dumps(manifest),
-                                 query_string="multipart-manifest=put", headers=headers)
+                path = f"{upload}/{number:08d}"
+                etag = self._put(self.segment_container, path, segment)
+                entries.append(self._entry(path, etag, len(segment)))
+                if len(entries) == MAX_MANIFEST_SEGMENTS:
+                    nested.append(self._put_manifest(f"{upload}/manifest-{len(nested):04d}", entries))
+                    entries = []
+                segment, number = read_up_to(data, SEGMENT_SIZE), number + 1
+            entries = nested + entries
+            manifest, etag = json.dumps(entries), _slo_etag(entries)
+            if create_only:
+                self._put_exclusive(key, name, manifest, etag=etag, query_string=_MANIFEST_PUT)
+            else:
+                self._put(self.container, name, manifest, query_string=_MANIFEST_PUT)
         except BaseException:
-            # A refused or failed manifest leaves its segments behind: remove them.
-            for entry in manifest:
-                try:
-                    self.conn.delete_object(self.segments, entry["path"].split("/", 2)[2])
-                except Exception:  # noqa: BLE001 - best effort
-                    pass
+            self._delete_upload(upload)
             raise
+        return self._info(key, size=sum(e["size_bytes"] for e in entries), etag=etag, whole=False)
+
+    def _put_manifest(self, path: str, entries: list[dict]) -> dict:
+        """A manifest in the segment container for ``entries``, as an entry of the next manifest up."""
+        etag = self._put(self.segment_container, path, json.dumps(entries), query_string=_MANIFEST_PUT)
+        return self._entry(path, etag, sum(e["size_bytes"] for e in entries))
+
+    def _entry(self, path: str, etag: str, size: int) -> dict:
+        return {"path": f"/{self.segment_container}/{path}", "etag": etag.strip('"'), "size_bytes": size}
+
+    def _ensure_segment_container(self) -> None:
+        """Create the segment container on first use, with the data container's storage policy."""
+        if self._segment_container_ready:
+            return
+        conn = self.conn
+        try:
+            conn.head_container(self.segment_container)
+        except ClientException as err:
+            if err.http_status == 404:
+                policy = conn.head_container(self.container).get("x-storage-policy")
+                conn.put_container(self.segment_container, headers={"X-Storage-Policy": policy} if policy else None)
+            elif err.http_status != 403:  # a user with an ACL may write where it may not look
+                raise
+        self._segment_container_ready = True
+
+    def _delete_upload(self, upload: str) -> None:
+        """Best effort: remove every segment and nested manifest of one upload."""
+        try:
+            for name in [item["name"] for item in self._pages(self.segment_container, f"{upload}/")]:
+                self.conn.delete_object(self.segment_container, name)
+        except (ClientException, OSError):
+            pass
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        # A listing entry of a dynamic large object (X-Object-Manifest) shows its empty manifest; stat()
+        # tells its real size. Static large objects are listed with their size and SLO ETag.
+        with self._errors(prefix):
+            for item in self._pages(self.container, self.prefix + check_key(prefix)):
+                yield self._info(item["name"][len(self.prefix):], size=int(item["bytes"]),
+                                 etag=item.get("slo_etag") or item.get("hash", ""),
+                                 modified=item.get("last_modified"), whole="slo_etag" not in item)
+
+    def _pages(self, container: str, prefix: str) -> Iterator[dict]:
+        """Listing entries, one request per :data:`LIST_PAGE_SIZE` names (marker-based paging)."""
         marker = ""
         while True:
-            try:
-                _headers, page = self.conn.get_container(self.container, prefix=self.prefix + prefix,
-                                                         marker=marker, limit=1000)
-            except Exception as err:  # noqa: BLE001 - mapped in one place
-                raise self._error(err, prefix) from None
-            if not page:
+            _headers, page = self.conn.get_container(container, prefix=prefix, marker=marker, limit=LIST_PAGE_SIZE)
+            yield from page
+            if len(page) < LIST_PAGE_SIZE:
                 return
-            for item in page:
-                yield self._info(item["name"][len(self.prefix):], size=int(item["bytes"]), etag=item.get("hash", ""),
-                                 modified=item.get("last_modified"), segmented=None)
             marker = page[-1]["name"]
 
     def delete(self, key: str) -> None:
         name = self._name(key)
         try:
             headers = self.conn.head_object(self.container, name)
-            # An SLO is deleted with its segments; the SLO middleware refuses that query on plain objects.
-            query = "multipart-manifest=delete" if "x-static-large-object" in headers else None
-            self.conn.delete_object(self.container, name, query_string=query)
+            # An SLO goes with its segments (as the swift client does it; the query is for SLOs only).
+            slo = headers.get("x-static-large-object", "").lower() == "true"
+            self.conn.delete_object(self.container, name, query_string="multipart-manifest=delete" if slo else None)
         except ClientException as err:
             if err.http_status != 404:
                 raise self._error(err, key) from None
-        except Exception as err:  # noqa: BLE001 - mapped in one place
+        except OSError as err:
             raise self._error(err, key) from None
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
+        with self._lock:
+            connections, self._connections = list(self._connections), weakref.WeakSet()
+            self._local = threading.local()
+        for conn in connections:
             conn.close()
-            self._local.conn = None
 
-    def _info(self, key: str, *, size: int, etag: str, modified, segmented: bool | None) -> ObjectInfo:
+    def _info(self, key: str, *, size: int, etag: str, modified: str | None = None, whole: bool) -> ObjectInfo:
         etag = etag.strip('"')
-        # A segmented object's ETag is not the md5 of its bytes; listings do not say, so only a
-        # HEAD (stat) offers the md5, and only for a plain object.
-        checksums = {"md5": etag} if segmented is False and len(etag) == 32 else {}
-        return ObjectInfo(key=key, url=self.url_for(key), size=size, identity=f"etag:{etag}",
-                          checksums=checksums, modified=_parse_time(modified))
+        checksums = {"md5": etag} if whole and len(etag) == 32 else {}
+        return ObjectInfo(key=key, url=self.url_for(key), size=size, identity=f"etag:{etag}", checksums=checksums,
+                          modified=_parse_time(modified))
+
+    # Errors
+
+    @contextmanager
+    def _errors(self, key: str) -> Iterator[None]:
+        try:
+            yield
+        except (ClientException, OSError) as err:  # requests' exceptions are OSErrors too
+            raise self._error(err, key) from None
 
     def _error(self, err: Exception, key: str) -> DataStoreError:
-        """One place that turns swiftclient's errors into ours; never includes tokens or keys."""
+        """The one place that turns swiftclient's errors into ours. swiftclient's own messages carry URLs
+        and response bodies, so ours say only the status and what to do: no token or key slips in."""
         url = self.url_for(key)
         status = getattr(err, "http_status", None)
-        if status == 412:
-            return AlreadyExists(f"{url}: already exists; it is never overwritten")
+        connection = f"connection {self.conn_id or SwiftHook.default_conn_name!r}"
         if status == 404:
-            if getattr(err, "http_path", "").rstrip("/").endswith(self.container):
+            if not self._container_exists():
                 return NotFound(f"{url}: the container {self.container!r} does not exist; create it or fix the URL")
             return NotFound(f"{url}: no such object")
         if status in (401, 403):
-            return AccessDenied(f"{url}: access denied (HTTP {status}); check the credentials of connection "
-                                f"{self.conn_id or 'swift_default'!r}")
-        if status is not None and (status >= 500 or status == 429):
+            return AccessDenied(f"{url}: Swift refused access (HTTP {status}); check the credentials of {connection} "
+                                "and the container's ACLs")
+        if status == 412:
+            return AlreadyExists(f"{url}: already exists; it is never overwritten")
+        if status is not None and (status >= 500 or status in (408, 429, 498, 499)):
             return TransientError(f"{url}: Swift answered HTTP {status}")
-        if isinstance(err, ClientException) and status is None:
-            if "auth" in str(err.msg).lower() or "unauthorized" in str(err.msg).lower():
-                return AccessDenied(f"{url}: Swift refused the credentials of connection "
-                                    f"{self.conn_id or 'swift_default'!r}")
-            return TransientError(f"{url}: cannot reach Swift")
         if isinstance(err, ClientException):
-            return DataStoreError(f"{url}: Swift answered HTTP {status}")
+            message = str(err.msg)
+            if "keystoneclient" in message:
+                return DataStoreError(f"{url}: {connection} uses Keystone v3 auth, which needs "
+                                      "python-keystoneclient: pip install python-keystoneclient")
+            if status is None and ("unauthorized" in message.lower() or "authorization failure" in message.lower()):
+                return AccessDenied(f"{url}: Keystone refused the credentials of {connection}")
+            return DataStoreError(f"{url}: Swift answered {self._status(err)}")
         if isinstance(err, OSError):
             return TransientError(f"{url}: cannot reach Swift ({type(err).__name__})")
         return DataStoreError(f"{url}: {type(err).__name__}")
+
+    @staticmethod
+    def _status(err: Exception) -> str:
+        status = getattr(err, "http_status", None)
+        return f"HTTP {status}" if status else type(err).__name__
+
+    def _container_exists(self) -> bool:
+        """Whether the data container exists (asked once; on doubt, yes)."""
+        if not self._container_seen:
+            try:
+                self.conn.head_container(self.container)
+            except (ClientException, OSError) as err:
+                return getattr(err, "http_status", None) != 404
+            self._container_seen = True
+        return True
+
+
+def _slo_etag(entries: list[dict]) -> str:
+    """Swift's ETag of an SLO: the md5 of its entries' ETags."""
+    return hashlib.md5("".join(entry["etag"] for entry in entries).encode()).hexdigest()
 
 
 def _parse_time(value: str | None) -> datetime | None:
     if not value:
         return None
     try:
-        if "T" in value:  # listings: 2026-11-25T03:21:45.123450
-            return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
+        if "T" in value:  # listings: 2026-11-25T03:21:45.123450, in UTC
+            return datetime.fromisoformat(value).replace(tzinfo=UTC)
         return parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
