@@ -19,6 +19,7 @@ from airflow_datastores.stores.base import (
     TransientError,
     check_key,
     read_up_to,
+    split_root,
 )
 
 try:
@@ -51,8 +52,7 @@ class AzureBlobStore(Store):
 
     def __init__(self, *, root: str, conn_id: str | None = None) -> None:
         super().__init__(root=root, conn_id=conn_id)
-        self.container, _, prefix = root[len("az://"):].partition("/")
-        self.prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
+        self.container, self.prefix = split_root(root)
         self._container_client = None
         self._lock = threading.Lock()
 

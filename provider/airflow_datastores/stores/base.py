@@ -176,6 +176,14 @@ class Store(abc.ABC):
             )
 
 
+def split_root(root: str) -> tuple[str, str]:
+    """``(bucket or container, key prefix)`` of a root such as ``s3://bucket/some/prefix``; the prefix
+    is ``""`` or ends with ``/``, so ``prefix + key`` is the object's name in the bucket."""
+    location, _, prefix = root.split("://", 1)[1].partition("/")
+    prefix = prefix.strip("/")
+    return location, f"{prefix}/" if prefix else ""
+
+
 def read_up_to(data: BinaryIO, size: int) -> bytes:
     """Up to ``size`` bytes from ``data``, reading until that many arrived or the stream ended
     (a stream may return fewer bytes than asked without being at its end)."""

@@ -31,6 +31,7 @@ from airflow_datastores.stores.base import (
     TransientError,
     check_key,
     read_up_to,
+    split_root,
 )
 
 try:
@@ -75,8 +76,7 @@ class GCSStore(Store):
 
     def __init__(self, *, root: str, conn_id: str | None = None) -> None:
         super().__init__(root=root, conn_id=conn_id)
-        self.bucket_name, _, prefix = root[len("gs://"):].partition("/")
-        self.prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
+        self.bucket_name, self.prefix = split_root(root)
         self._client: storage.Client | None = None
         self._lock = threading.Lock()
         self._bucket_seen = False

@@ -19,6 +19,7 @@ from airflow_datastores.stores.base import (
     TransientError,
     check_key,
     read_up_to,
+    split_root,
 )
 
 try:
@@ -53,9 +54,7 @@ class S3Store(Store):
 
     def __init__(self, *, root: str, conn_id: str | None = None) -> None:
         super().__init__(root=root, conn_id=conn_id)
-        bucket_and_prefix = root[len("s3://"):]
-        self.bucket, _, prefix = bucket_and_prefix.partition("/")
-        self.prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
+        self.bucket, self.prefix = split_root(root)
         self._client = None
         self._lock = threading.Lock()
         self.cheap_ranges = True

@@ -35,6 +35,7 @@ from airflow_datastores.stores.base import (
     TransientError,
     check_key,
     read_up_to,
+    split_root,
 )
 
 try:
@@ -65,8 +66,7 @@ class SwiftStore(Store):
 
     def __init__(self, *, root: str, conn_id: str | None = None) -> None:
         super().__init__(root=root, conn_id=conn_id)
-        self.container, _, prefix = root[len("swift://"):].partition("/")
-        self.prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
+        self.container, self.prefix = split_root(root)
         self.segment_container = f"{self.container}_segments"
         self._hook = SwiftHook(swift_conn_id=conn_id or SwiftHook.default_conn_name)
         self._local = threading.local()
