@@ -9,7 +9,6 @@ import json
 import os
 import pathlib
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -20,7 +19,7 @@ from importlib.metadata import entry_points
 
 import pytest
 
-from tests.servers.base import free_port, http_ok
+from tests.servers.base import free_port, http_ok, stop_process_groups
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SHOTS = os.path.join(REPO, "docs", "images")
@@ -125,14 +124,7 @@ def airflow_site():
             print(f"Airflow home, two DAG runs and the API server ready in {time.monotonic() - started:.1f} s")
             yield {"base": base, "home": home, "data": data}
         finally:
-            for process in (runs, server):
-                if process is not None and process.poll() is None:
-                    os.killpg(process.pid, signal.SIGTERM)
-                    try:
-                        process.wait(timeout=15)
-                    except subprocess.TimeoutExpired:
-                        os.killpg(process.pid, signal.SIGKILL)
-                        process.wait()
+            stop_process_groups((runs, server), grace=15)
             shutil.rmtree(root, ignore_errors=True)
 
 

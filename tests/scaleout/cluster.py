@@ -4,14 +4,13 @@ scheduler, dag-processor and two Celery workers on different queues, each stoppe
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
 
 import psycopg2
 
-from tests.servers.base import free_port, http_ok
+from tests.servers.base import free_port, http_ok, stop_process_groups
 
 AIRFLOW = os.path.join(os.path.dirname(sys.executable), "airflow")
 
@@ -106,18 +105,4 @@ class AirflowCluster:
         return "\n".join(out)
 
     def down(self) -> None:
-        for process in self.processes.values():
-            if process.poll() is None:
-                try:
-                    os.killpg(process.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        for process in self.processes.values():
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(process.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                process.wait()
+        stop_process_groups(self.processes.values(), grace=20)

@@ -10,7 +10,7 @@ import subprocess
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 HOST = "127.0.0.1"
 INSTALL_HINT = "run `bash tests/servers/install.sh` (or `make servers`) to install the test servers"
@@ -30,6 +30,27 @@ def http_ok(url: str, *, timeout: float = 1.0, expect: Callable[[int, bytes], bo
         return expect(err.code, b"") if expect else err.code < 500
     except OSError:
         return False
+
+
+def stop_process_groups(processes: Iterable[subprocess.Popen], *, grace: float) -> None:
+    """SIGTERM each process's group, give them ``grace`` seconds in all, then SIGKILL what is left."""
+    processes = [p for p in processes if p is not None]
+    for process in processes:
+        if process.poll() is None:
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    deadline = time.monotonic() + grace
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            process.wait()
 
 
 class ServerError(RuntimeError):
@@ -83,22 +104,7 @@ class LocalServer:
         return self
 
     def stop(self) -> None:
-        for process in reversed(self.processes):
-            if process.poll() is None:
-                try:
-                    os.killpg(process.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    continue
-        deadline = time.monotonic() + 5
-        for process in self.processes:
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(process.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                process.wait()
+        stop_process_groups(reversed(self.processes), grace=5)
         self.processes.clear()
 
     def log_tail(self, lines: int = 20) -> str:
