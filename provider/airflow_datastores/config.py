@@ -18,12 +18,22 @@ def airflow_home() -> str:
     return os.path.abspath(os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow"))
 
 
-def _int(option: str, default: int) -> int:
+def conf_int(option: str, default: int) -> int:
+    """``[datastores] <option>`` as a whole number; a clear error names the option otherwise."""
     raw = conf_value(option, str(default))
     try:
         return int(raw)
     except ValueError:
         raise DataStoreError(f"[datastores] {option} = {raw!r} is not a whole number") from None
+
+
+def conf_float(option: str, default: float) -> float:
+    """``[datastores] <option>`` as a number of seconds (or any decimal number)."""
+    raw = conf_value(option, str(default))
+    try:
+        return float(raw)
+    except ValueError:
+        raise DataStoreError(f"[datastores] {option} = {raw!r} is not a number") from None
 
 
 def cache_dir() -> str:
@@ -32,11 +42,11 @@ def cache_dir() -> str:
 
 
 def cache_max_bytes() -> int:
-    return _int("cache_max_bytes", 10 * 1024**3)
+    return conf_int("cache_max_bytes", 10 * 1024**3)
 
 
 def max_concurrency() -> int:
-    return max(1, _int("max_concurrency", 8))
+    return max(1, conf_int("max_concurrency", 8))
 
 
 def work_dir() -> str:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 import queue
 import threading
+import zlib
 from typing import BinaryIO
 
-from airflow_datastores.stores.base import IntegrityError
+from airflow_datastores.stores.base import IntegrityError, PartChecksums, Vouched
 
 ALGORITHMS = ("md5", "sha1", "sha256")
 
@@ -22,46 +23,121 @@ THREADED_FROM = 4 * 1024 * 1024
 _DONE = None
 
 
-class _HashThread(threading.Thread):
-    """Feeds chunks from a bounded queue into one hash object, in order."""
+class _Crc:
+    """A CRC with the ``update``/``hexdigest`` shape of hashlib (big-endian hex, as stores state them)."""
 
     def __init__(self, name: str) -> None:
+        self.name = name
+        self._value = 0
+        if name == "crc32c":
+            import google_crc32c
+
+            self._crc = google_crc32c.Checksum()
+        elif name == "crc64nvme":
+            from awscrt import checksums
+
+            self._crc64 = checksums.crc64nvme
+        elif name != "crc32":
+            raise ValueError(f"unknown checksum {name!r}")
+
+    def update(self, chunk: bytes) -> None:
+        if self.name == "crc32c":
+            self._crc.update(chunk)
+        elif self.name == "crc64nvme":
+            self._value = self._crc64(chunk, self._value)
+        else:
+            self._value = zlib.crc32(chunk, self._value)
+
+    def digest(self) -> bytes:
+        if self.name == "crc32c":
+            return self._crc.digest()
+        return self._value.to_bytes(8 if self.name == "crc64nvme" else 4, "big")
+
+    def hexdigest(self) -> str:
+        return self.digest().hex()
+
+
+def new_checksum(name: str):
+    """A fresh hash object for ``name``: hashlib's algorithms, ``crc32``, ``crc32c`` or ``crc64nvme``."""
+    return hashlib.new(name) if name in hashlib.algorithms_available else _Crc(name)
+
+
+class _PartHasher:
+    """Checksums of consecutive parts of a stream, for :class:`PartChecksums`."""
+
+    def __init__(self, parts: PartChecksums) -> None:
+        self.parts = parts
+        self.digests: list[bytes] = []
+        self._sizes = list(parts.sizes)
+        self._left = self._sizes[0] if self._sizes else 0
+        self._current = new_checksum(parts.algorithm)
+
+    def update(self, chunk: bytes) -> None:
+        view = memoryview(chunk)
+        while view:
+            if not self._left:  # more bytes than the parts account for: the size check says so
+                return
+            take = min(self._left, len(view))
+            self._current.update(view[:take])
+            view, self._left = view[take:], self._left - take
+            if not self._left:
+                self.digests.append(self._current.digest())
+                if len(self.digests) < len(self._sizes):
+                    self._left = self._sizes[len(self.digests)]
+                    self._current = new_checksum(self.parts.algorithm)
+
+
+class _HashThread(threading.Thread):
+    """Feeds chunks from a bounded queue into its hash objects, in order."""
+
+    def __init__(self, name: str, hashes: list) -> None:
         super().__init__(name=f"hash-{name}", daemon=True)
-        self.hash = hashlib.new(name)
+        self.hashes = hashes
         # Bounded: a slow hash applies back-pressure to the transfer instead of buffering the file.
         self.queue: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
         self.error: BaseException | None = None
 
     def run(self) -> None:
-        update = self.hash.update
         while (chunk := self.queue.get()) is not _DONE:
             try:
-                update(chunk)
+                for item in self.hashes:
+                    item.update(chunk)
             except BaseException as err:  # pragma: no cover - hashlib does not fail on bytes
                 self.error = err
 
 
 class Hasher:
-    """Computes md5, sha1 and sha256 of everything passed to :meth:`update`.
+    """Computes md5, sha1 and sha256 of everything passed to :meth:`update`, and in the same pass
+    whatever else a store vouches for (a CRC, checksums part by part).
 
-    :param threaded: hash on one worker thread per algorithm (worth it for streams of megabytes);
-        ``None`` decides from ``expected_size``.
+    :param threaded: hash on worker threads (worth it for streams of megabytes); ``None`` decides from
+        ``expected_size``.
     :param expected_size: the stream's size when known, used when ``threaded`` is ``None``.
+    :param vouched: what to check the stream against; its extra algorithms and parts are computed too.
+    :param extra: further whole-object algorithms to compute (e.g. ``("crc64nvme",)`` for an upload).
     """
 
-    def __init__(self, *, threaded: bool | None = None, expected_size: int | None = None) -> None:
+    def __init__(self, *, threaded: bool | None = None, expected_size: int | None = None,
+                 vouched: Vouched | None = None, extra: tuple[str, ...] = ()) -> None:
         if threaded is None:
             threaded = expected_size is None or expected_size >= THREADED_FROM
         self.size = 0
-        self._threads: list[_HashThread] = []
-        self._hashes: dict[str, hashlib._Hash] = {}
+        self.vouched = vouched
+        names = set(extra) | set(vouched.checksums if vouched else ())
+        self._hashes = {name: hashlib.new(name) for name in ALGORITHMS}
+        self._extra = {name: new_checksum(name) for name in sorted(names - set(ALGORITHMS))}
+        self._parts = _PartHasher(vouched.parts) if vouched and vouched.parts else None
+        others = [*self._extra.values(), *([self._parts] if self._parts else [])]
         self._digests: dict[str, str] | None = None
+        self._threads: list[_HashThread] = []
         if threaded:
-            self._threads = [_HashThread(name) for name in ALGORITHMS]
+            self._threads = [_HashThread(name, [h]) for name, h in self._hashes.items()]
+            if others:
+                self._threads.append(_HashThread("extra", others))
             for thread in self._threads:
                 thread.start()
         else:
-            self._hashes = {name: hashlib.new(name) for name in ALGORITHMS}
+            self._inline = [*self._hashes.values(), *others]
 
     def update(self, chunk: bytes) -> None:
         if self._digests is not None:
@@ -71,27 +147,66 @@ class Hasher:
             for thread in self._threads:
                 thread.queue.put(chunk)
         else:
-            for digest in self._hashes.values():
+            for digest in self._inline:
                 digest.update(chunk)
 
-    def hexdigests(self) -> dict[str, str]:
-        """``{"md5": ..., "sha1": ..., "sha256": ...}``; ends the stream (no update afterwards)."""
+    def _finish(self) -> None:
         if self._digests is None:
-            if self._threads:
-                for thread in self._threads:
-                    thread.queue.put(_DONE)
-                for thread in self._threads:
-                    thread.join()
-                    if thread.error:
-                        raise thread.error
-                self._hashes = {t.hash.name: t.hash for t in self._threads}
-            self._digests = {name: self._hashes[name].hexdigest() for name in ALGORITHMS}
+            for thread in self._threads:
+                thread.queue.put(_DONE)
+            for thread in self._threads:
+                thread.join()
+                if thread.error:
+                    raise thread.error
+            self._digests = {name: h.hexdigest() for name, h in {**self._hashes, **self._extra}.items()}
+
+    def hexdigests(self) -> dict[str, str]:
+        """``{"md5": ..., "sha1": ..., "sha256": ...}`` (and any extra algorithms); ends the stream."""
+        self._finish()
         return dict(self._digests)
+
+    def verify(self, url: str) -> str:
+        """Check what arrived against :attr:`vouched`; ends the stream.
+
+        :return: what vouched for the bytes (``"size"`` when only the size could be checked).
+        :raises IntegrityError: naming the URL, the checksum and both values.
+        """
+        self._finish()
+        if self.vouched is None:
+            return "size"
+        verify_checksums(url=url, computed=self._digests, expected=self.vouched.checksums)
+        if self._parts is not None:
+            _verify_parts(url, self._parts)
+        return self.vouched.source
 
     def close(self) -> None:
         """Stop the worker threads of an abandoned stream."""
         if self._digests is None and self._threads:
-            self.hexdigests()
+            self._finish()
+
+
+def _verify_parts(url: str, hasher: _PartHasher) -> None:
+    parts = hasher.parts
+    got = [d.hex() for d in hasher.digests]
+    if len(got) != len(parts.sizes):
+        raise IntegrityError(f"{url}: the bytes received do not fill the object's {len(parts.sizes)} parts; "
+                             "nothing was kept; retry")
+    if parts.digests:
+        for number, (have, want) in enumerate(zip(got, parts.digests, strict=True), start=1):
+            if have != want.lower():
+                raise IntegrityError(
+                    f"{url}: {parts.algorithm} of part {number} of {len(got)} is {have} but the store says "
+                    f"{want.lower()}; the data was corrupted in transit or in the store. Nothing was kept; retry"
+                )
+    elif parts.composite:
+        combined = new_checksum(parts.algorithm)
+        combined.update(b"".join(hasher.digests))
+        if combined.hexdigest() != parts.composite.lower():
+            raise IntegrityError(
+                f"{url}: the {parts.algorithm} of its {len(got)} parts combine to {combined.hexdigest()}-{len(got)} "
+                f"but the store says {parts.composite.lower()}-{len(got)}; the data was corrupted in transit or "
+                "in the store. Nothing was kept; retry"
+            )
 
 
 class HashingReader:

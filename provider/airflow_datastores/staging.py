@@ -16,13 +16,24 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from airflow_datastores.cache import InputCache, place_file
-from airflow_datastores.hashing import Hasher, verify_checksums
+from airflow_datastores.hashing import Hasher
 from airflow_datastores.patterns import has_wildcard, literal_prefix, matches
-from airflow_datastores.stores.base import DataStoreError, IntegrityError, NotFound, Store, TransientError
+from airflow_datastores.retry import RetryPolicy
+from airflow_datastores.stores.base import (
+    DataStoreError,
+    IntegrityError,
+    NotFound,
+    ObjectChanged,
+    ObjectInfo,
+    Store,
+    Vouched,
+    vouch,
+)
 from airflow_datastores.stores.registry import locate
+from airflow_datastores.stores.retrying import RetryingStore
 from airflow_datastores.units import human_duration, human_rate, human_size
 
 log = logging.getLogger(__name__)
@@ -153,7 +164,9 @@ class InputRecord:
     """What one staged file was: the JSON record pushed to XCom as ``datastore_inputs``.
 
     ``changed`` is ``None`` on first use, then whether the sha256 differs from the previous run's
-    record of the same URL (see :mod:`airflow_datastores.changes`).
+    record of the same URL (see :mod:`airflow_datastores.changes`). ``verified`` says what the bytes
+    were checked against when they were downloaded: ``"s3:crc64nvme"``, ``"gcs:crc32c+md5"``,
+    ``"swift:segments"``, ``"manifest:sha256"``, or ``"size"`` when the store vouches for nothing more.
     """
 
     name: str
@@ -165,6 +178,7 @@ class InputRecord:
     sha256: str
     identity: str
     source: str = ""
+    verified: str = "size"
     cached: bool = False
     changed: bool | None = None
     previous_sha256: str | None = None
@@ -365,7 +379,7 @@ def stage_inputs(
     inputs_dir: str,
     cache: InputCache | None = None,
     max_concurrency: int = 8,
-    retries: int = 5,
+    policy: RetryPolicy | None = None,
     progress_interval: float = 10.0,
     logger: logging.Logger | None = None,
 ) -> StagingResult:
@@ -376,8 +390,9 @@ def stage_inputs(
     :param cache: worker-local cache; an object whose identity and size match an entry is linked from
         it without a GET or a re-hash.
     :param max_concurrency: how many files transfer at once.
-    :param retries: how often a transient failure (reset, timeout, 5xx, throttling) is retried, each
-        time resuming from the last byte received.
+    :param policy: how transient failures (reset, timeout, 5xx, throttling) are retried; a read
+        resumes from the last byte received, pinned to the object first seen. Default: the
+        ``[datastores]`` retry options.
     :param progress_interval: seconds between progress lines while staging runs; 0 disables them.
     :param logger: where the per-file lines go (the task's logger).
     """
@@ -387,7 +402,7 @@ def stage_inputs(
         inputs_dir=inputs_dir,
         cache=cache,
         max_concurrency=max_concurrency,
-        retries=retries,
+        policy=policy,
         progress_interval=progress_interval,
         logger=logger,
     )
@@ -399,7 +414,7 @@ def stage_files(
     inputs_dir: str,
     cache: InputCache | None = None,
     max_concurrency: int = 8,
-    retries: int = 5,
+    policy: RetryPolicy | None = None,
     progress_interval: float = 10.0,
     logger: logging.Logger | None = None,
 ) -> StagingResult:
@@ -415,7 +430,8 @@ def stage_files(
         target = os.path.join(inputs_dir, source.input_name, *source.relpath.split("/"))
         record = _from_cache(source, target, cache) if cache else None
         if record is None:
-            digests = _download(source, target, retries=retries, progress=progress, logger=logger)
+            source, digests = _download_once_more_if_replaced(source, target, policy=policy, progress=progress,
+                                                              logger=logger)
             record = _record(source, target, digests, cached=False)
             if cache:
                 cache.put(url=source.url, identity=source.identity, size=source.size, path=target,
@@ -427,10 +443,16 @@ def stage_files(
                 result.files_downloaded += 1
                 result.bytes_downloaded += record.size
         # One record of four lines: they stay together, and logging costs a quarter as much.
-        how = "cached" if record.cached else "downloaded"
+        if record.cached:
+            how = ""
+        elif record.verified == "size":
+            how = " (only its size could be verified: the store keeps no checksum of it)"
+        else:
+            how = f", verified against {record.verified}"
         logger.info(
-            "%s: %s, %s\n%s: md5 sum: %s\n%s: sha1 sum: %s\n%s: sha256 sum: %s",
-            target, how, human_size(record.size), target, record.md5, target, record.sha1, target, record.sha256,
+            "%s: %s, %s%s\n%s: md5 sum: %s\n%s: sha1 sum: %s\n%s: sha256 sum: %s",
+            target, "cached" if record.cached else "downloaded", human_size(record.size), how,
+            target, record.md5, target, record.sha1, target, record.sha256,
         )
         progress.file_done()
         return record
@@ -465,43 +487,63 @@ def _from_cache(source: SourceFile, target: str, cache: InputCache) -> InputReco
     return _record(source, target, entry.digests, cached=True)
 
 
-def _download(
-    source: SourceFile, target: str, *, retries: int, progress: _Progress, logger: logging.Logger
-) -> dict[str, str]:
+def _download_once_more_if_replaced(source: SourceFile, target: str, *, policy: RetryPolicy | None,
+                                    progress: _Progress, logger: logging.Logger) -> tuple[SourceFile, dict]:
+    """Download ``source``; if it was replaced meanwhile, start over once on the new object."""
+    try:
+        return source, _download(source, target, policy=policy, progress=progress, logger=logger)
+    except ObjectChanged:
+        info = source.store.stat(source.key)
+        logger.warning("%s was replaced while it was staged (%s, now %s); starting over on the new object",
+                       source.url, source.identity, info.identity)
+        changed = replace(source, size=info.size, identity=info.identity, expected=dict(info.checksums))
+        try:
+            return changed, _download(changed, target, policy=policy, progress=progress, logger=logger)
+        except ObjectChanged:
+            raise ObjectChanged(f"{source.url} was replaced twice while it was staged; nothing was kept. Run "
+                                "the task again once the object stays put") from None
+
+
+def _vouched(source: SourceFile) -> Vouched:
+    if source.source.startswith(REFERENCE_SCHEME):  # a file of a version: its manifest's sha256
+        return Vouched(source="manifest:sha256", checksums=dict(source.expected))
+    info = ObjectInfo(key=source.key, url=source.url, size=source.size, identity=source.identity,
+                      checksums=dict(source.expected))
+    try:
+        return source.store.vouched(info)
+    except NotImplementedError:  # pragma: no cover - every backend has the base method
+        return vouch(source.store.label, dict(source.expected))
+
+
+def _download(source: SourceFile, target: str, *, policy: RetryPolicy | None, progress: _Progress,
+              logger: logging.Logger) -> dict[str, str]:
     directory = os.path.dirname(target)
     os.makedirs(directory, exist_ok=True)
     temp = _temp_name(target)
-    hasher = Hasher(expected_size=source.size)
+    vouched = _vouched(source)
+    hasher = Hasher(expected_size=source.size, vouched=vouched)
+    # The task's logger shows the retries; the read resumes at the last byte, pinned to the identity.
+    store = RetryingStore(getattr(source.store, "inner", source.store), policy=policy, logger=logger)
     received = 0
     try:
         with open(temp, "wb") as out:
-            attempt = 0
-            while True:
-                try:
-                    # Resume where the last attempt stopped: the bytes so far are written and hashed.
-                    for chunk in source.store.read(source.key, start=received):
-                        out.write(chunk)
-                        hasher.update(chunk)
-                        received += len(chunk)
-                        progress.add(len(chunk))
-                    break
-                except TransientError as err:
-                    attempt += 1
-                    if attempt > retries:
-                        raise TransientError(f"{err} (gave up after {retries} retries)") from None
-                    delay = min(30.0, 0.5 * 2 ** (attempt - 1))
-                    logger.warning(
-                        "%s: %s; retry %d of %d in %.1f s, resuming at byte %d",
-                        source.url, err, attempt, retries, delay, received,
-                    )
-                    time.sleep(delay)
-        digests = hasher.hexdigests()
+            # A file of a version is immutable and checked against its manifest's sha256; others are
+            # pinned to the identity their listing or HEAD gave.
+            pin = None if source.source.startswith(REFERENCE_SCHEME) else (source.identity or None)
+            for chunk in store.read(source.key, identity=pin):
+                out.write(chunk)
+                hasher.update(chunk)
+                received += len(chunk)
+                progress.add(len(chunk))
         if received != source.size:
+            hasher.close()
             raise IntegrityError(
                 f"{source.url}: received {received} bytes but the store says the object has "
                 f"{source.size}; it may have been replaced during the download. Nothing was kept; retry"
             )
-        verify_checksums(url=source.url, computed=digests, expected=source.expected)
+        verified = hasher.verify(source.url)
+        digests = hasher.hexdigests()
+        digests["verified"] = verified
         os.replace(temp, target)
         return digests
     finally:
@@ -521,6 +563,7 @@ def _record(source: SourceFile, target: str, digests: Mapping[str, str], *, cach
         sha256=digests["sha256"],
         identity=source.identity,
         source=source.source or source.url,
+        verified=digests.get("verified", "size"),
         cached=cached,
     )
 

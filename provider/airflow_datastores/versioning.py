@@ -17,7 +17,6 @@ import logging
 import os
 import re
 import socket
-import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -32,7 +31,6 @@ from airflow_datastores.stores.base import (
     DataStoreError,
     NotFound,
     Store,
-    TransientError,
 )
 from airflow_datastores.stores.registry import get_store
 from airflow_datastores.units import human_size, plural
@@ -202,7 +200,6 @@ def snapshot(
     producer: Producer,
     inputs: Sequence[Mapping] = (),
     max_concurrency: int = 8,
-    retries: int = 3,
     logger: logging.Logger | None = None,
 ) -> Version:
     """Upload everything under ``outputs_dir`` and commit it as a new version of the producer's task.
@@ -211,8 +208,8 @@ def snapshot(
     :param store: where the version goes.
     :param producer: the task instance (names the version and the layout).
     :param inputs: the input records of the run, kept in the manifest as provenance.
-    :param max_concurrency: how many files upload at once.
-    :param retries: how often a transient failure of one file's upload is retried.
+    :param max_concurrency: how many files upload at once. Each request of an upload (a PUT, a part,
+        the commit) is retried under the ``[datastores]`` retry policy by the store.
     :raises AlreadyExists: another attempt committed this version first; this attempt's files are
         removed again.
     """
@@ -228,25 +225,18 @@ def snapshot(
     def upload(item: tuple[str, str]) -> FileEntry:
         rel, path = item
         key = prefix + rel
-        for attempt_no in range(retries + 1):
-            size = os.path.getsize(path)
-            hasher = Hasher(expected_size=size)
-            try:
-                with open(path, "rb") as raw:
-                    store.write(key, HashingReader(raw, hasher), size=size)
-                digests = hasher.hexdigests()
-                if hasher.size != size:
-                    raise DataStoreError(f"{path} changed size while it was uploaded; do not write "
-                                         "to the outputs directory while the snapshot runs")
-                return FileEntry(path=rel, key=key, size=size, **digests)
-            except TransientError as err:
-                hasher.close()
-                if attempt_no == retries:
-                    raise
-                logger.warning("%s: %s; retrying the upload (%d of %d)", store.url_for(key), err,
-                               attempt_no + 1, retries)
-                time.sleep(min(30.0, 0.5 * 2**attempt_no))
-        raise AssertionError("unreachable")
+        size = os.path.getsize(path)
+        hasher = Hasher(expected_size=size)
+        try:
+            with open(path, "rb") as raw:
+                store.write(key, HashingReader(raw, hasher), size=size)
+            digests = hasher.hexdigests()
+        finally:
+            hasher.close()
+        if hasher.size != size:
+            raise DataStoreError(f"{path} changed size while it was uploaded; do not write "
+                                 "to the outputs directory while the snapshot runs")
+        return FileEntry(path=rel, key=key, size=size, **digests)
 
     try:
         if len(files) <= 1 or max_concurrency <= 1:
@@ -273,8 +263,7 @@ def snapshot(
         )
         body = json.dumps(version.to_manifest(), indent=1, sort_keys=True).encode()
         try:
-            store.write_bytes(manifest_key(producer.dag_id, producer.task_id, version_id), body,
-                              create_only=True)
+            _commit(store, manifest_key(producer.dag_id, producer.task_id, version_id), body)
         except AlreadyExists:
             raise AlreadyExists(
                 f"{version.manifest_url}: version {version_id} of {producer.dag_id}.{producer.task_id} "
@@ -294,6 +283,20 @@ def snapshot(
         version.manifest_url,
     )
     return version
+
+
+def _commit(store: Store, key: str, body: bytes) -> None:
+    """The create-only manifest write. A commit whose answer was lost is repeated by the retry policy
+    and then finds the key taken: by our own manifest when the bytes there are ours."""
+    try:
+        store.write_bytes(key, body, create_only=True)
+    except AlreadyExists:
+        try:
+            if store.read_bytes(key) == body:  # the manifest holds a unique attempt prefix and times
+                return
+        except NotFound:
+            pass
+        raise
 
 
 def _delete_prefix(store: Store, prefix: str, logger: logging.Logger) -> None:

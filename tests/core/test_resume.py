@@ -11,6 +11,7 @@ import threading
 
 import pytest
 
+from airflow_datastores.retry import RetryPolicy
 from airflow_datastores.staging import stage_inputs
 from airflow_datastores.stores.base import TransientError
 
@@ -63,7 +64,8 @@ def flaky_server():
 
 def test_resumes_from_the_last_byte_and_hashes_the_whole_file(flaky_server, tmp_path):
     FlakyHandler.cut_first = 1
-    result = stage_inputs({"blob": f"{flaky_server}/data.bin"}, inputs_dir=str(tmp_path / "in"), retries=3)
+    result = stage_inputs({"blob": f"{flaky_server}/data.bin"}, inputs_dir=str(tmp_path / "in"),
+                          policy=RetryPolicy(attempts=4, base_delay=0.05))
     record = result.records[0]
     assert record.sha256 == hashlib.sha256(PAYLOAD).hexdigest()
     assert open(record.path, "rb").read() == PAYLOAD
@@ -75,6 +77,7 @@ def test_resumes_from_the_last_byte_and_hashes_the_whole_file(flaky_server, tmp_
 
 def test_gives_up_after_the_retries_and_leaves_nothing(flaky_server, tmp_path):
     FlakyHandler.cut_first = 10
-    with pytest.raises(TransientError, match="gave up after 2 retries"):
-        stage_inputs({"blob": f"{flaky_server}/data.bin"}, inputs_dir=str(tmp_path / "in"), retries=2)
+    with pytest.raises(TransientError, match="gave up after 3 tries"):
+        stage_inputs({"blob": f"{flaky_server}/data.bin"}, inputs_dir=str(tmp_path / "in"),
+                     policy=RetryPolicy(attempts=3, base_delay=0.05))
     assert [f for _, _, files in os.walk(tmp_path / "in") for f in files] == []

@@ -12,7 +12,7 @@ import google_crc32c
 import pytest
 
 from airflow_datastores.stores import gcs, registry
-from airflow_datastores.stores.base import CHUNK_SIZE, AlreadyExists, DataStoreError, MissingExtra, NotFound
+from airflow_datastores.stores.base import CHUNK_SIZE, AlreadyExists, DataStoreError, MissingExtra, NotFound, ObjectChanged
 from airflow_datastores.stores.registry import open_store
 
 from .test_contract import PatternReader
@@ -78,7 +78,7 @@ def test_a_read_never_mixes_two_generations(store):
     first = next(chunks)
     assert len(first) == CHUNK_SIZE
     store.write_bytes("moving.bin", b"replaced")
-    with pytest.raises(DataStoreError, match="replaced while it was read"):
+    with pytest.raises(ObjectChanged, match="was replaced since it was first seen"):
         next(chunks)
     assert store.read_bytes("moving.bin") == b"replaced"
 

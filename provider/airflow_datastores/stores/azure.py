@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import threading
 import uuid
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from airflow_datastores.stores.base import (
     DataStoreError,
     MissingExtra,
     NotFound,
+    ObjectChanged,
     ObjectInfo,
     Store,
     TransientError,
@@ -36,7 +38,7 @@ try:
         ServiceRequestError,
         ServiceResponseError,
     )
-    from azure.storage.blob import BlobBlock
+    from azure.storage.blob import BlobBlock, ContentSettings
 except ImportError as err:  # pragma: no cover - depends on the installed extras
     raise MissingExtra(scheme="az", extra="azure") from err
 
@@ -46,9 +48,16 @@ BLOCK_SIZE = 16 * 1024 * 1024
 
 
 class AzureBlobStore(Store):
-    """Blobs in a container below an optional prefix. Identity is the ETag."""
+    """Blobs in a container below an optional prefix.
+
+    Identity is the ETag; reads are pinned to it (``If-Match``). Every blob we write carries its
+    Content-MD5 (each request's MD5 is checked by the service on the way in), which downloads are
+    checked against; blobs written without one are checked by size only. The SDK tries each request
+    once; the retry policy repeats them.
+    """
 
     schemes = ("az",)
+    label = "azure"
 
     def __init__(self, *, root: str, conn_id: str | None = None) -> None:
         super().__init__(root=root, conn_id=conn_id)
@@ -69,20 +78,27 @@ class AzureBlobStore(Store):
 
     def stat(self, key: str) -> ObjectInfo:
         try:
-            props = self._blob(key).get_blob_properties()
+            props = self._blob(key).get_blob_properties(**_once())
         except AzureError as err:
             raise self._error(err, key) from None
         return self._info(key, size=props.size, etag=props.etag, modified=props.last_modified,
                           md5=props.content_settings.content_md5)
 
-    def read(self, key: str, *, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+    def read(self, key: str, *, start: int = 0, end: int | None = None,
+             identity: str | None = None) -> Iterator[bytes]:
         if end is not None and end <= start:
             return iter(())
         length = None if end is None else end - start
+        pin = {}
+        if identity and identity.startswith("etag:"):
+            pin = {"etag": f'"{identity[5:]}"', "match_condition": MatchConditions.IfNotModified}
         try:
             downloader = self._blob(key).download_blob(offset=start if (start or length) else None, length=length,
-                                                       max_concurrency=1)
+                                                       max_concurrency=1, **pin, **_once())
         except AzureError as err:
+            if pin and getattr(err, "status_code", None) == 412:
+                raise ObjectChanged(f"{self.url_for(key)}: the blob was replaced since it was first seen "
+                                    f"({identity}); nothing of it was kept") from None
             raise self._error(err, key) from None
         return self._stream(downloader, key)
 
@@ -97,31 +113,46 @@ class AzureBlobStore(Store):
     def write(self, key: str, data: BinaryIO, *, size: int | None = None, create_only: bool = False) -> ObjectInfo:
         blob = self._blob(key)
         first = read_up_to(data, BLOCK_SIZE)
-        try:
-            if len(first) < BLOCK_SIZE:
-                blob.upload_blob(first, overwrite=not create_only, max_concurrency=1)
-            else:
-                self._upload_blocks(blob, first, data, create_only=create_only)
-        except AzureError as err:
-            raise self._error(err, key) from None
-        return self.stat(key)
+        if len(first) < BLOCK_SIZE:
+            settings = ContentSettings(content_md5=bytearray(hashlib.md5(first).digest()))
+            self._request(lambda: blob.upload_blob(first, overwrite=not create_only, max_concurrency=1,
+                                                   content_settings=settings, validate_content=True, **_once()),
+                          "write", key)
+        else:
+            self._upload_blocks(key, blob, first, data, create_only=create_only)
+        return self._request(lambda: self.stat(key), "stat", key)
 
-    @staticmethod
-    def _upload_blocks(blob, first: bytes, data: BinaryIO, *, create_only: bool) -> None:
+    def _request(self, call, what: str, key: str):
+        """One request under the retry policy, the SDK's errors turned into ours."""
+        from airflow_datastores import retry
+
+        def once():
+            try:
+                return call()
+            except AzureError as err:
+                raise self._error(err, key) from None
+
+        return retry.call(once, what=what, url=self.url_for(key))
+
+    def _upload_blocks(self, key: str, blob, first: bytes, data: BinaryIO, *, create_only: bool) -> None:
         # Uncommitted blocks are invisible and expire by themselves: a failure leaves no blob.
-        blocks, block = [], first
+        blocks, block, md5, number = [], first, hashlib.md5(), 1
         while block:
             block_id = base64.b64encode(uuid.uuid4().hex.encode()).decode()
-            blob.stage_block(block_id, block)
+            self._request(lambda b=block, i=block_id: blob.stage_block(i, b, validate_content=True, **_once()),
+                          f"upload block {number}", key)
+            md5.update(block)
             blocks.append(BlobBlock(block_id=block_id))
-            block = read_up_to(data, BLOCK_SIZE)
+            block, number = read_up_to(data, BLOCK_SIZE), number + 1
         condition = {"match_condition": MatchConditions.IfMissing} if create_only else {}
-        blob.commit_block_list(blocks, **condition)
+        settings = ContentSettings(content_md5=bytearray(md5.digest()))
+        self._request(lambda: blob.commit_block_list(blocks, content_settings=settings, **condition, **_once()),
+                      "commit block list", key)
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         try:
             for props in self.container_client.list_blobs(name_starts_with=self.prefix + prefix,
-                                                          results_per_page=1000):
+                                                          results_per_page=1000, **_once()):
                 yield self._info(props.name[len(self.prefix):], size=props.size, etag=props.etag,
                                  modified=props.last_modified, md5=props.content_settings.content_md5)
         except AzureError as err:
@@ -129,7 +160,7 @@ class AzureBlobStore(Store):
 
     def delete(self, key: str) -> None:
         try:
-            self._blob(key).delete_blob(delete_snapshots="include")
+            self._blob(key).delete_blob(delete_snapshots="include", **_once())
         except ResourceNotFoundError:
             return
         except AzureError as err:
@@ -154,6 +185,8 @@ class AzureBlobStore(Store):
         if isinstance(err, (ResourceExistsError, ResourceModifiedError)) or code == "BlobAlreadyExists" \
                 or status in (409, 412):
             return AlreadyExists(f"{url}: already exists; it is never overwritten")
+        if code in ("Md5Mismatch", "Crc64Mismatch"):  # corrupted on the way in: send the bytes again
+            return TransientError(f"{url}: Azure found the bytes corrupted in transit ({code})")
         if code == "ContainerNotFound":
             return NotFound(f"{url}: the container {self.container!r} does not exist; create it or fix the URL")
         if isinstance(err, ResourceNotFoundError) or status == 404:
@@ -167,3 +200,10 @@ class AzureBlobStore(Store):
             return DataStoreError(f"{url}: Azure Blob Storage answered {code or status}")
         return DataStoreError(f"{url}: {type(err).__name__}")
 
+
+
+def _once() -> dict:
+    """Per-request options: the SDK tries once (the retry policy repeats), with our read timeout."""
+    from airflow_datastores.retry import default_policy
+
+    return {"retry_total": 0, "read_timeout": default_policy().read_timeout}

@@ -43,6 +43,10 @@ class TransientError(DataStoreError):
     """A failure worth retrying: connection reset, timeout, 5xx, throttling."""
 
 
+class ObjectChanged(DataStoreError):
+    """The object was replaced while it was read: its identity is no longer the one first seen."""
+
+
 class ReadOnlyStore(DataStoreError):
     """A write or delete was asked of a store that can only be read (HTTP)."""
 
@@ -81,6 +85,38 @@ class ObjectInfo:
     modified: datetime | None = None
 
 
+@dataclass(frozen=True)
+class PartChecksums:
+    """Checksums of the consecutive parts of an object (an S3 multipart upload, a Swift SLO's segments).
+
+    :param algorithm: the algorithm of each part's checksum (``md5``, ``sha256``, ``crc32c`` ...).
+    :param sizes: each part's size in bytes, in order; they add up to the object's size.
+    :param digests: each part's checksum as lower-case hex, when the store states them one by one.
+    :param composite: else the checksum of the concatenated binary part checksums (S3's multipart ETag
+        and composite checksums), lower-case hex.
+    """
+
+    algorithm: str
+    sizes: tuple[int, ...]
+    digests: tuple[str, ...] = ()
+    composite: str | None = None
+
+
+@dataclass(frozen=True)
+class Vouched:
+    """What a store vouches for about an object's bytes, to check a download against.
+
+    :param source: what vouched, as the input record's ``verified`` says it: ``"s3:crc64nvme"``,
+        ``"gcs:crc32c+md5"``, ``"swift:segments"``; ``"size"`` when nothing but the size is known.
+    :param checksums: whole-object checksums, lower-case hex, keyed by algorithm.
+    :param parts: checksums part by part, when the store keeps no whole-object checksum.
+    """
+
+    source: str
+    checksums: dict[str, str] = field(default_factory=dict)
+    parts: PartChecksums | None = None
+
+
 class Store(abc.ABC):
     """One storage location, addressed by keys below its root.
 
@@ -94,6 +130,8 @@ class Store(abc.ABC):
     writable: ClassVar[bool] = True
     #: Whether a ranged read costs only the bytes of the range (so parallel ranged reads pay off).
     cheap_ranges: ClassVar[bool] = True
+    #: How records name this backend in ``verified`` (``s3:crc64nvme``).
+    label: ClassVar[str] = ""
 
     def __init__(self, *, root: str, conn_id: str | None = None) -> None:
         self.root = root
@@ -113,11 +151,21 @@ class Store(abc.ABC):
         """Metadata of one object. Raises :class:`NotFound` when it does not exist."""
 
     @abc.abstractmethod
-    def read(self, key: str, *, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+    def read(self, key: str, *, start: int = 0, end: int | None = None,
+             identity: str | None = None) -> Iterator[bytes]:
         """Stream the bytes of ``key`` from ``start`` up to ``end`` (exclusive; ``None`` = to the end).
 
         Yields chunks of at most about :data:`CHUNK_SIZE`. Memory stays flat whatever the size.
+
+        :param identity: the :attr:`ObjectInfo.identity` the bytes must belong to; the request carries
+            it as a precondition (If-Match, a generation), and :class:`ObjectChanged` is raised when
+            the object is no longer that one. So a resumed read never stitches two contents together.
         """
+
+    def vouched(self, info: ObjectInfo) -> Vouched:
+        """What the store vouches for about ``info``'s bytes; backends that keep part checksums
+        (asked with extra requests, so only right before a download) override this."""
+        return vouch(self.label or self.schemes[0], info.checksums)
 
     @abc.abstractmethod
     def write(
@@ -174,6 +222,18 @@ class Store(abc.ABC):
                 f"{self.url_for(key)}: {self.schemes[0]}:// stores are read-only; "
                 "write outputs to a local, s3, az, gs or swift store instead"
             )
+
+
+#: Whole-object checksums, strongest first: the order ``verified`` names them in.
+CHECKSUM_STRENGTH = ("sha256", "sha1", "crc64nvme", "md5", "crc32c", "crc32")
+
+
+def vouch(label: str, checksums: dict[str, str]) -> Vouched:
+    """A :class:`Vouched` for whole-object ``checksums`` (``size`` when there are none)."""
+    known = [name for name in CHECKSUM_STRENGTH if checksums.get(name)]
+    if not known:
+        return Vouched(source="size")
+    return Vouched(source=f"{label}:{'+'.join(known)}", checksums={name: checksums[name] for name in known})
 
 
 def split_root(root: str) -> tuple[str, str]:

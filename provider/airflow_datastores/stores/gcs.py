@@ -23,9 +23,9 @@ from airflow_datastores.stores.base import (
     AccessDenied,
     AlreadyExists,
     DataStoreError,
-    IntegrityError,
     MissingExtra,
     NotFound,
+    ObjectChanged,
     ObjectInfo,
     Store,
     TransientError,
@@ -68,11 +68,14 @@ _TRANSIENT = (api_errors.ServerError, api_errors.TooManyRequests, api_errors.Ret
 class GCSStore(Store):
     """Objects in a GCS bucket below an optional prefix.
 
-    Identity is the object's generation. Checksums are the md5 (absent on composite objects) and the
-    crc32c that GCS keeps for every object. Uploads carry a crc32c that GCS checks.
+    Identity is the object's generation; reads ask for that generation, so a replaced object is an
+    error, never a mix. Checksums are the md5 (absent on composite objects) and the crc32c that GCS
+    keeps for every object, composite ones included. Uploads carry a crc32c that GCS checks. Requests
+    are tried once by the SDK; the retry policy repeats them.
     """
 
     schemes = ("gs",)
+    label = "gcs"
 
     def __init__(self, *, root: str, conn_id: str | None = None) -> None:
         super().__init__(root=root, conn_id=conn_id)
@@ -104,19 +107,27 @@ class GCSStore(Store):
     def _name(self, key: str) -> str:
         return self.prefix + check_key(key)
 
+    @staticmethod
+    def _timeout() -> tuple[float, float]:
+        from airflow_datastores.retry import default_policy
+
+        return (10.0, default_policy().read_timeout)
+
     def stat(self, key: str) -> ObjectInfo:
         with self._errors(key):
-            blob = self.bucket.get_blob(self._name(key))
+            blob = self.bucket.get_blob(self._name(key), retry=None, timeout=self._timeout())
         if blob is None:
             raise self._not_found(key)
         return self._info(key, blob)
 
-    def read(self, key: str, *, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+    def read(self, key: str, *, start: int = 0, end: int | None = None,
+             identity: str | None = None) -> Iterator[bytes]:
         if end is not None and end <= start:
             return iter(())
-        # The first request learns the object's generation and the next ones ask for that generation,
-        # so an object replaced during the read is an error, never a mix of two contents.
-        blob = self.bucket.blob(self._name(key))
+        # Every request asks for one generation (the pinned one, else the one the first request
+        # learns), so an object replaced during the read is an error, never a mix of two contents.
+        generation = int(identity[len("generation:"):]) if identity and identity.startswith("generation:") else None
+        blob = self.bucket.blob(self._name(key), generation=generation)
         first = self._range(blob, key, start, end)
         return self._chunks(blob, key, first, start, end)
 
@@ -133,29 +144,38 @@ class GCSStore(Store):
         """Up to :data:`CHUNK_SIZE` bytes from ``start``; nothing at or past the end of the object."""
         last = start + CHUNK_SIZE if end is None else min(start + CHUNK_SIZE, end)
         try:
-            return blob.download_as_bytes(start=start, end=last - 1, raw_download=True, checksum=None)
+            return blob.download_as_bytes(start=start, end=last - 1, raw_download=True, checksum=None,
+                                          retry=None, timeout=self._timeout())
         except api_errors.RequestRangeNotSatisfiable:
             return b""
         except api_errors.NotFound:
-            if blob.generation is None:
+            if blob.generation is None or not self.exists(key):
                 raise self._not_found(key) from None
-            raise DataStoreError(f"{self.url_for(key)}: the object was replaced while it was read; "
-                                 "read it again") from None
+            raise ObjectChanged(f"{self.url_for(key)}: the object was replaced since it was first seen "
+                                f"(generation {blob.generation}); nothing of it was kept") from None
         except _SDK_ERRORS as err:
             raise self._error(err, key) from None
 
     def write(self, key: str, data: BinaryIO, *, size: int | None = None, create_only: bool = False) -> ObjectInfo:
+        from airflow_datastores import retry
+
         blob = self.bucket.blob(self._name(key))
-        # The SDK repeats uploads only when conditional; ours go to keys unique to a task attempt or
-        # are create-only, so repeating one is safe.
-        options = {"content_type": _BINARY, "retry": DEFAULT_RETRY}
+        # Our keys are unique to a task attempt or create-only, so repeating an upload is safe. The
+        # crc32c goes with the upload and GCS checks it.
+        options = {"content_type": _BINARY, "checksum": "crc32c"}
         if create_only:
             options["if_generation_match"] = 0
+        first = read_up_to(data, SINGLE_REQUEST_LIMIT)
+        if len(first) < SINGLE_REQUEST_LIMIT:
+            def put() -> None:
+                with self._errors(key):
+                    blob.upload_from_string(first, retry=None, timeout=self._timeout(), **options)
+
+            retry.call(put, what="write", url=self.url_for(key))
+            return self._info(key, blob)
+        # A resumable upload repeats its own chunks (the SDK's policy: it alone knows the session).
+        options["retry"] = DEFAULT_RETRY
         with self._errors(key):
-            first = read_up_to(data, SINGLE_REQUEST_LIMIT)
-            if len(first) < SINGLE_REQUEST_LIMIT:
-                blob.upload_from_string(first, **options)
-                return self._info(key, blob)
             if create_only and self.exists(key):  # see the module's docstring
                 raise AlreadyExists(f"{self.url_for(key)}: already exists; it is never overwritten")
             # A failure inside the block cancels the upload: nothing half-written becomes visible.
@@ -169,13 +189,14 @@ class GCSStore(Store):
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         with self._errors(prefix):
             blobs = self.client.list_blobs(self.bucket_name, prefix=self.prefix + check_key(prefix),
-                                           page_size=LIST_PAGE_SIZE, fields=_LIST_FIELDS)
+                                           page_size=LIST_PAGE_SIZE, fields=_LIST_FIELDS, retry=None,
+                                           timeout=self._timeout())
             for blob in blobs:  # one request per page, as the iteration reaches it
                 yield self._info(blob.name[len(self.prefix):], blob)
 
     def delete(self, key: str) -> None:
         try:
-            self.bucket.blob(self._name(key)).delete(retry=DEFAULT_RETRY)
+            self.bucket.blob(self._name(key)).delete(retry=None, timeout=self._timeout())
         except api_errors.NotFound:
             return
         except _SDK_ERRORS as err:
@@ -217,8 +238,8 @@ class GCSStore(Store):
                             auth_errors.DefaultCredentialsError)):
             return AccessDenied(f"{url}: access denied ({type(err).__name__}); check the credentials of connection "
                                 f"{self.conn_id or 'google_cloud_default'!r} and its roles on the bucket")
-        if isinstance(err, DataCorruption):
-            return IntegrityError(f"{url}: the bytes GCS received do not match their checksum; write them again")
+        if isinstance(err, DataCorruption):  # corrupted on the way: sending them again is the fix
+            return TransientError(f"{url}: the bytes GCS received do not match their checksum")
         if isinstance(err, _TRANSIENT):
             return TransientError(f"{url}: GCS failed with {type(err).__name__}; worth a retry")
         if isinstance(err, api_errors.GoogleAPICallError):

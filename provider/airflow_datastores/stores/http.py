@@ -6,6 +6,8 @@ An optional Airflow connection gives basic-auth credentials (login / password) a
 
 from __future__ import annotations
 
+import base64
+import re
 import threading
 from collections.abc import Iterator
 from email.utils import parsedate_to_datetime
@@ -18,12 +20,14 @@ from airflow_datastores.stores.base import (
     AccessDenied,
     DataStoreError,
     NotFound,
+    ObjectChanged,
     ObjectInfo,
     Store,
     TransientError,
 )
 
-_TIMEOUT = (10, 60)  # connect, read (seconds)
+#: Digest algorithm names of ``Digest`` (RFC 3230) and ``Repr-Digest`` (RFC 9530) -> ours.
+_DIGESTS = {"sha-256": "sha256", "sha": "sha1", "sha-1": "sha1", "md5": "md5"}
 
 
 class HttpStore(Store):
@@ -31,6 +35,7 @@ class HttpStore(Store):
 
     schemes = ("http", "https")
     writable = False
+    label = "http"
 
     def __init__(self, *, root: str, conn_id: str | None = None) -> None:
         super().__init__(root=root, conn_id=conn_id)
@@ -71,22 +76,30 @@ class HttpStore(Store):
         if "Content-Length" not in headers:
             raise DataStoreError(f"{url}: the server does not say the file's size (no Content-Length)")
         size = int(headers["Content-Length"])
-        identity = headers.get("ETag") or f"{headers.get('Last-Modified', '')}|{size}"
+        identity = _identity(headers, size)
         modified = None
         if "Last-Modified" in headers:
             try:
                 modified = parsedate_to_datetime(headers["Last-Modified"])
             except (TypeError, ValueError):
                 modified = None
-        return ObjectInfo(key=key, url=url, size=size, identity=identity, modified=modified)
+        return ObjectInfo(key=key, url=url, size=size, identity=identity, modified=modified,
+                          checksums=_digests(headers))
 
-    def read(self, key: str, *, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+    def read(self, key: str, *, start: int = 0, end: int | None = None,
+             identity: str | None = None) -> Iterator[bytes]:
         url = self.url_for(key)
         headers = {}
         if start or end is not None:
             headers["Range"] = f"bytes={start}-" + ("" if end is None else str(end - 1))
+            if identity:  # the range only if the file is still the one first seen, else all of it
+                headers["If-Range"] = identity.split("|")[0]
         response = self._request("GET", key, headers=headers, stream=True)
         self._raise_for_status(response, url)
+        if identity and headers and response.status_code == 200 and _replaced(identity, response.headers):
+            response.close()
+            raise ObjectChanged(f"{url}: the file was replaced since it was first seen ({identity}, now "
+                                f"{_identity(response.headers, -1).split('|')[0]})")
         # A server that ignores Range answers 200 with the whole body: skip and cut by hand.
         skip = start if (headers and response.status_code == 200) else 0
         limit = None if end is None else end - start
@@ -133,7 +146,10 @@ class HttpStore(Store):
         url = self.url_for(key)
         try:
             # verify per request: a session-level setting loses to REQUESTS_CA_BUNDLE in requests.
-            return self._session.request(method, url, timeout=_TIMEOUT, verify=self._verify, **kwargs)
+            from airflow_datastores.retry import default_policy
+
+            timeout = (10, default_policy().read_timeout)  # connect, read (seconds)
+            return self._session.request(method, url, timeout=timeout, verify=self._verify, **kwargs)
         except requests.exceptions.SSLError:
             raise DataStoreError(
                 f"{url}: the server's TLS certificate is not trusted; set 'verify' in the connection's "
@@ -155,6 +171,41 @@ class HttpStore(Store):
                 f"{url}: access refused (HTTP {status}); give the input a connection with a login "
                 "and password (conn_id) if the server requires them"
             )
-        if status == 429 or status >= 500:
+        if status in (408, 429) or status >= 500:
             raise TransientError(f"{url}: server answered HTTP {status}")
         raise DataStoreError(f"{url}: server answered HTTP {status}")
+
+
+def _identity(headers, size: int) -> str:
+    """The ETag, else ``Last-Modified|size``: what a resumed read is pinned to with ``If-Range``."""
+    return headers.get("ETag") or f"{headers.get('Last-Modified', '')}|{size}"
+
+
+def _replaced(identity: str, headers) -> bool:
+    """Whether a whole-body answer to a ranged, If-Range request is of another file than ``identity``
+    (a server that ignores ranges answers 200 for the same file too)."""
+    validator = identity.split("|")[0]
+    if validator.startswith(('"', 'W/"')):
+        return bool(headers.get("ETag")) and headers["ETag"] != validator
+    return bool(validator and headers.get("Last-Modified")) and headers["Last-Modified"] != validator
+
+
+def _digests(headers) -> dict[str, str]:
+    """Checksums the server states: ``Content-MD5``, ``Digest`` (RFC 3230), ``Repr-Digest`` (RFC 9530)."""
+    found: dict[str, str] = {}
+    if headers.get("Content-MD5"):
+        found["md5"] = _b64hex(headers["Content-MD5"])
+    for name, value in re.findall(r"([A-Za-z0-9-]+)=([^,]+)", headers.get("Digest", "")):
+        if name.lower() in _DIGESTS:
+            found.setdefault(_DIGESTS[name.lower()], _b64hex(value))
+    for name, value in re.findall(r"([A-Za-z0-9-]+)=:([^:]*):", headers.get("Repr-Digest", "")):
+        if name.lower() in _DIGESTS:
+            found[_DIGESTS[name.lower()]] = _b64hex(value)
+    return {k: v for k, v in found.items() if v}
+
+
+def _b64hex(value: str) -> str:
+    try:
+        return base64.b64decode(value.strip()).hex()
+    except ValueError:
+        return ""

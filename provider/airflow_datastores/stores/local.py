@@ -17,6 +17,7 @@ from airflow_datastores.stores.base import (
     AlreadyExists,
     DataStoreError,
     NotFound,
+    ObjectChanged,
     ObjectInfo,
     Store,
     check_key,
@@ -36,6 +37,7 @@ class LocalStore(Store):
     """
 
     schemes = ("file",)
+    label = "file"
 
     def __init__(self, *, root: str, conn_id: str | None = None) -> None:
         super().__init__(root=root, conn_id=conn_id)
@@ -57,12 +59,18 @@ class LocalStore(Store):
             raise NotFound(f"{self.url_for(key)}: is a directory, not a file")
         return self._info(key, st)
 
-    def read(self, key: str, *, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+    def read(self, key: str, *, start: int = 0, end: int | None = None,
+             identity: str | None = None) -> Iterator[bytes]:
         path = self._path(key)
         try:
             handle = open(path, "rb")  # noqa: SIM115 - closed by the generator
         except OSError as err:
             raise self._error(err, key) from None
+        if identity is not None:
+            now = self._info(key, os.fstat(handle.fileno())).identity
+            if now != identity:
+                handle.close()
+                raise ObjectChanged(f"{self.url_for(key)}: the file was replaced (was {identity}, now {now})")
         return self._read(handle, start, end)
 
     @staticmethod

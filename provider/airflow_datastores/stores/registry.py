@@ -17,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from airflow_datastores.config import airflow_home, conf_value as _conf
 from airflow_datastores.stores.base import DataStoreError, MissingExtra, Store
+from airflow_datastores.stores.retrying import RetryingStore
 
 #: scheme -> (module, class, extra that provides its SDK or None)
 _BACKENDS: dict[str, tuple[str, str, str | None]] = {
@@ -110,7 +111,9 @@ def open_store(url: str, *, conn_id: str | None = None) -> Store:
 
     ``conn_id`` defaults to the connection of the named store whose URL covers ``url``, and then to
     the backend's usual default (``aws_default``, ``wasb_default``, ``google_cloud_default``,
-    ``swift_default``). Instances are shared within a process: they are thread-safe.
+    ``swift_default``). Every request of the store goes through the retry policy
+    (:class:`~airflow_datastores.stores.retrying.RetryingStore`). Instances are shared within a
+    process: they are thread-safe.
     """
     url = normalize_root(url)
     scheme = urlsplit(url).scheme.lower()
@@ -121,7 +124,7 @@ def open_store(url: str, *, conn_id: str | None = None) -> Store:
         store = _cache.get(cache_key)
         if store is None:
             split_url(url)  # validate
-            store = backend_class(scheme)(root=url, conn_id=conn_id)
+            store = RetryingStore(backend_class(scheme)(root=url, conn_id=conn_id))
             _cache[cache_key] = store
         return store
 

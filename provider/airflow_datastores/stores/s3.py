@@ -14,43 +14,59 @@ from airflow_datastores.stores.base import (
     DataStoreError,
     MissingExtra,
     NotFound,
+    ObjectChanged,
     ObjectInfo,
+    PartChecksums,
     Store,
     TransientError,
+    Vouched,
     check_key,
     read_up_to,
     split_root,
+    vouch,
 )
 
 try:
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+    from awscrt import checksums as crt_checksums
+    from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError
     from botocore.exceptions import ConnectionError as BotoConnectionError
-    from botocore.exceptions import ReadTimeoutError, ResponseStreamingError
+    from botocore.exceptions import IncompleteReadError, ReadTimeoutError, ResponseStreamingError
 except ImportError as err:  # pragma: no cover - depends on the installed extras
     raise MissingExtra(scheme="s3", extra="s3") from err
+
+#: ``ChecksumX`` fields of S3's answers -> our algorithm names.
+_CHECKSUM_FIELDS = {"ChecksumSHA256": "sha256", "ChecksumSHA1": "sha1", "ChecksumCRC64NVME": "crc64nvme",
+                    "ChecksumCRC32C": "crc32c", "ChecksumCRC32": "crc32"}
+#: Errors of a response body that broke off: the read resumes.
+_BODY_ERRORS = (BotoConnectionError, ReadTimeoutError, ResponseStreamingError, IncompleteReadError, OSError)
 
 #: Objects up to this size go in one PUT; larger ones as a multipart upload of parts this size.
 PART_SIZE = 16 * 1024 * 1024
 
 _NOT_FOUND = {"404", "NoSuchKey", "NoSuchBucket", "NotFound"}
 _DENIED = {"403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "AllAccessDisabled"}
-_TRANSIENT = {"500", "502", "503", "504", "SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout",
-              "Throttling", "ThrottlingException"}
+_TRANSIENT = {"500", "502", "503", "504", "408", "429", "SlowDown", "InternalError", "ServiceUnavailable",
+              "RequestTimeout", "Throttling", "ThrottlingException",
+              # the bytes were corrupted on the way in: sending them again is the fix
+              "BadDigest", "InvalidDigest", "XAmzContentChecksumMismatch", "XAmzContentSHA256Mismatch"}
 
 
 class S3Store(Store):
     """Objects in an S3 bucket below an optional prefix.
 
-    Uploads carry botocore's default CRC checksums, which the server checks; parts are
+    Uploads carry a full-object CRC64NVME that the server checks (each part's too); parts are
     :data:`PART_SIZE` so memory stays bounded whatever the object's size.
 
-    Identity is the version id when the bucket is versioned, else the ETag. A simple-put ETag is the
-    object's md5 and is offered for verification; with ``ChecksumMode`` the server's full-object
-    SHA-256 is offered too.
+    Identity is the ETag, from a listing and a HEAD alike; reads are pinned to it with ``IfMatch``.
+    Downloads are checked against the strongest checksum S3 keeps: a full-object checksum
+    (``ChecksumMode``), else a composite checksum or a multipart ETag part by part (the part sizes from
+    ``HEAD ?partNumber=N``), else a simple-put ETag (the md5).
     """
 
     schemes = ("s3",)
+    label = "s3"
 
     def __init__(self, *, root: str, conn_id: str | None = None) -> None:
         super().__init__(root=root, conn_id=conn_id)
@@ -63,8 +79,13 @@ class S3Store(Store):
     def client(self):
         with self._lock:
             if self._client is None:
+                from airflow_datastores.retry import default_policy
+
                 hook = S3Hook(aws_conn_id=self.conn_id or "aws_default")
-                self._client = hook.get_conn()
+                # Our retry policy is the only one: botocore tries each request once.
+                ours = Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=10,
+                              read_timeout=default_policy().read_timeout)
+                self._client = hook.get_client_type(config=hook.config.merge(ours))
                 # A custom endpoint is an S3-compatible server; some answer ranges as slowly as whole GETs.
                 self.cheap_ranges = "amazonaws.com" in self._client.meta.endpoint_url
             return self._client
@@ -78,19 +99,55 @@ class S3Store(Store):
         except (ClientError, BotoCoreError) as err:
             raise self._error(err, key) from None
         return self._info(key, size=head["ContentLength"], etag=head.get("ETag", ""),
-                          version_id=head.get("VersionId"), modified=head.get("LastModified"),
-                          sha256=head.get("ChecksumSHA256") if head.get("ChecksumType", "FULL_OBJECT") ==
-                          "FULL_OBJECT" else None)
+                          modified=head.get("LastModified"), checksums=_full_object_checksums(head))
 
-    def read(self, key: str, *, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+    def vouched(self, info: ObjectInfo) -> Vouched:
+        """The strongest check S3 offers for ``info``; asks a HEAD (and one per part for multipart)."""
+        if info.checksums:  # a simple PUT's md5 (from a listing) or a HEAD's checksums: whole-object already
+            return vouch("s3", info.checksums)
+        s3_key = self._key(info.key)
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=s3_key, ChecksumMode="ENABLED")
+            full = _full_object_checksums(head)
+            if full:
+                return vouch("s3", full)
+            etag = head.get("ETag", "").strip('"')
+            composite = next(((name, head[field]) for field, name in _CHECKSUM_FIELDS.items() if head.get(field)),
+                             None)
+            if composite and "-" in composite[1]:
+                value, _, count = composite[1].partition("-")
+                sizes = self._part_sizes(s3_key, int(count))
+                return Vouched(source=f"s3:composite-{composite[0]}",
+                               parts=PartChecksums(algorithm=composite[0], sizes=sizes,
+                                                   composite=base64.b64decode(value).hex()))
+            if "-" in etag:
+                value, _, count = etag.partition("-")
+                sizes = self._part_sizes(s3_key, int(count))
+                return Vouched(source="s3:etag-parts",
+                               parts=PartChecksums(algorithm="md5", sizes=sizes, composite=value.lower()))
+        except (ClientError, BotoCoreError) as err:
+            raise self._error(err, info.key) from None
+        return vouch("s3", {"md5": etag.lower()} if len(etag) == 32 else {})
+
+    def _part_sizes(self, s3_key: str, count: int) -> tuple[int, ...]:
+        return tuple(self.client.head_object(Bucket=self.bucket, Key=s3_key, PartNumber=number)["ContentLength"]
+                     for number in range(1, count + 1))
+
+    def read(self, key: str, *, start: int = 0, end: int | None = None,
+             identity: str | None = None) -> Iterator[bytes]:
         kwargs = {"Bucket": self.bucket, "Key": self._key(key)}
         if start or end is not None:
             kwargs["Range"] = f"bytes={start}-" + ("" if end is None else str(end - 1))
         if end is not None and end <= start:
             return iter(())
+        if identity and identity.startswith("etag:"):
+            kwargs["IfMatch"] = f'"{identity[5:]}"'
         try:
             body = self.client.get_object(**kwargs)["Body"]
         except (ClientError, BotoCoreError) as err:
+            if isinstance(err, ClientError) and err.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 412:
+                raise ObjectChanged(f"{self.url_for(key)}: the object was replaced since it was first seen "
+                                    f"({identity}); nothing of it was kept") from None
             raise self._error(err, key) from None
         return self._stream(body, key)
 
@@ -98,7 +155,7 @@ class S3Store(Store):
         try:
             while chunk := body.read(CHUNK_SIZE):
                 yield chunk
-        except (BotoConnectionError, ReadTimeoutError, ResponseStreamingError, OSError) as err:
+        except _BODY_ERRORS as err:
             raise TransientError(f"{self.url_for(key)}: connection lost while reading ({type(err).__name__})") from None
         finally:
             body.close()
@@ -107,27 +164,45 @@ class S3Store(Store):
         s3_key = self._key(key)
         first = read_up_to(data, PART_SIZE)
         condition = {"IfNoneMatch": "*"} if create_only else {}
-        try:
-            if len(first) < PART_SIZE:
-                put = self.client.put_object(Bucket=self.bucket, Key=s3_key, Body=first, **condition)
-                return self._info(key, size=len(first), etag=put.get("ETag", ""), version_id=put.get("VersionId"))
-            return self._multipart(key, s3_key, first, data, condition)
-        except (ClientError, BotoCoreError) as err:
-            raise self._error(err, key) from None
+        if len(first) < PART_SIZE:
+            crc = _crc64(first)
+            put = self._request(lambda: self.client.put_object(
+                Bucket=self.bucket, Key=s3_key, Body=first, ChecksumCRC64NVME=crc, **condition), "write", key)
+            return self._info(key, size=len(first), etag=put.get("ETag", ""), checksums={"crc64nvme": _hex(crc)})
+        return self._multipart(key, s3_key, first, data, condition)
+
+    def _request(self, call, what: str, key: str):
+        """One request under the retry policy, its botocore errors turned into ours."""
+        from airflow_datastores import retry
+
+        def once():
+            try:
+                return call()
+            except (ClientError, BotoCoreError) as err:
+                raise self._error(err, key) from None
+
+        return retry.call(once, what=what, url=self.url_for(key))
 
     def _multipart(self, key: str, s3_key: str, first: bytes, data: BinaryIO, condition: dict) -> ObjectInfo:
-        upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=s3_key)["UploadId"]
+        upload_id = self._request(lambda: self.client.create_multipart_upload(
+            Bucket=self.bucket, Key=s3_key, ChecksumAlgorithm="CRC64NVME", ChecksumType="FULL_OBJECT"),
+            "start multipart upload", key)["UploadId"]
         try:
-            parts, size, number, part = [], 0, 1, first
+            parts, size, number, part, whole = [], 0, 1, first, 0
             while part:
-                answer = self.client.upload_part(Bucket=self.bucket, Key=s3_key, UploadId=upload_id,
-                                                 PartNumber=number, Body=part)
-                parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+                crc = _crc64(part)
+                answer = self._request(lambda p=part, n=number, c=crc: self.client.upload_part(
+                    Bucket=self.bucket, Key=s3_key, UploadId=upload_id, PartNumber=n, Body=p,
+                    ChecksumCRC64NVME=c), f"upload part {number}", key)
+                parts.append({"PartNumber": number, "ETag": answer["ETag"], "ChecksumCRC64NVME": crc})
+                whole = crt_checksums.crc64nvme(part, whole)
                 size += len(part)
                 number += 1
                 part = read_up_to(data, PART_SIZE)
-            done = self.client.complete_multipart_upload(
-                Bucket=self.bucket, Key=s3_key, UploadId=upload_id, MultipartUpload={"Parts": parts}, **condition)
+            crc = base64.b64encode(whole.to_bytes(8, "big")).decode()
+            done = self._request(lambda: self.client.complete_multipart_upload(
+                Bucket=self.bucket, Key=s3_key, UploadId=upload_id, MultipartUpload={"Parts": parts},
+                ChecksumCRC64NVME=crc, ChecksumType="FULL_OBJECT", **condition), "complete multipart upload", key)
         except BaseException:
             # Nothing half-written stays behind (and no parts are billed).
             try:
@@ -135,7 +210,7 @@ class S3Store(Store):
             except (ClientError, BotoCoreError):
                 pass
             raise
-        return self._info(key, size=size, etag=done.get("ETag", ""), version_id=done.get("VersionId"))
+        return self._info(key, size=size, etag=done.get("ETag", ""), checksums={"crc64nvme": _hex(crc)})
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         paginator = self.client.get_paginator("list_objects_v2")
@@ -161,16 +236,15 @@ class S3Store(Store):
                 self._client.close()
                 self._client = None
 
-    def _info(self, key: str, *, size: int, etag: str, version_id: str | None = None, modified=None,
-              sha256: str | None = None) -> ObjectInfo:
+    def _info(self, key: str, *, size: int, etag: str, modified=None,
+              checksums: dict[str, str] | None = None) -> ObjectInfo:
+        # The ETag, not the version id: listings have no version id, and a listing and a HEAD of one
+        # object must agree (the cache and skip_if_unchanged key on it).
         etag = etag.strip('"')
-        checksums = {}
+        checksums = dict(checksums or {})
         if etag and "-" not in etag and len(etag) == 32:  # a simple PUT's ETag is the md5
             checksums["md5"] = etag.lower()
-        if sha256:
-            checksums["sha256"] = base64.b64decode(sha256).hex()
-        identity = f"version:{version_id}" if version_id and version_id != "null" else f"etag:{etag}"
-        return ObjectInfo(key=key, url=self.url_for(key), size=size, identity=identity, checksums=checksums,
+        return ObjectInfo(key=key, url=self.url_for(key), size=size, identity=f"etag:{etag}", checksums=checksums,
                           modified=modified)
 
     def _error(self, err: Exception, key: str) -> DataStoreError:
@@ -191,7 +265,24 @@ class S3Store(Store):
             if code in _TRANSIENT or status.startswith("5"):
                 return TransientError(f"{url}: S3 answered {code or status}")
             return DataStoreError(f"{url}: S3 answered {code or status}: {err.response.get('Error', {}).get('Message', '')}")
-        if isinstance(err, (BotoConnectionError, ReadTimeoutError)):
+        if isinstance(err, _BODY_ERRORS):
             return TransientError(f"{url}: cannot reach S3 ({type(err).__name__})")
         return DataStoreError(f"{url}: {type(err).__name__}")
 
+
+
+def _full_object_checksums(head: dict) -> dict[str, str]:
+    """The full-object checksums of a HEAD with ``ChecksumMode``, as hex (composite ones end in ``-N``)."""
+    if head.get("ChecksumType", "FULL_OBJECT") != "FULL_OBJECT":
+        return {}
+    return {name: _hex(head[field]) for field, name in _CHECKSUM_FIELDS.items()
+            if head.get(field) and "-" not in head[field]}
+
+
+def _crc64(data: bytes) -> str:
+    """CRC64NVME of ``data`` as S3 takes it: base64 of the big-endian value."""
+    return base64.b64encode(crt_checksums.crc64nvme(data).to_bytes(8, "big")).decode()
+
+
+def _hex(value: str) -> str:
+    return base64.b64decode(value).hex()

@@ -30,9 +30,12 @@ from airflow_datastores.stores.base import (
     DataStoreError,
     MissingExtra,
     NotFound,
+    ObjectChanged,
     ObjectInfo,
+    PartChecksums,
     Store,
     TransientError,
+    Vouched,
     check_key,
     read_up_to,
     split_root,
@@ -59,10 +62,14 @@ class SwiftStore(Store):
     """Objects in a Swift container below an optional prefix.
 
     Identity is the ETag: the md5 of a plain object, which is also offered as its checksum; for an SLO,
-    Swift's md5 of its segments' ETags, which is no checksum of the bytes.
+    Swift's md5 of its segments' ETags, which is no checksum of the bytes: an SLO is checked segment
+    by segment against the ETags its manifest lists. Reads are pinned with ``If-Match``; every PUT
+    carries its md5 as ``ETag``, which Swift checks. swiftclient tries each request once; the retry
+    policy repeats them.
     """
 
     schemes = ("swift",)
+    label = "swift"
 
     def __init__(self, *, root: str, conn_id: str | None = None) -> None:
         super().__init__(root=root, conn_id=conn_id)
@@ -83,7 +90,12 @@ class SwiftStore(Store):
         if conn is None:
             with self._lock:
                 auth = next(((c.url, c.token) for c in self._connections if c.url and c.token), None)
-                conn = self._hook.get_conn(**({"preauthurl": auth[0], "preauthtoken": auth[1]} if auth else {}))
+                from airflow_datastores.retry import default_policy
+
+                conn = self._hook.get_conn(retries=0, timeout=default_policy().read_timeout,
+                                           **({"preauthurl": auth[0], "preauthtoken": auth[1]} if auth else {}))
+                if not auth:  # authenticate now: swiftclient cannot repeat a PUT after a 401 when it tries once
+                    conn.url, conn.token = conn.get_auth()
                 self._connections.add(conn)
             self._local.conn = conn
         return conn
@@ -98,28 +110,66 @@ class SwiftStore(Store):
         return self._info(key, size=int(headers["content-length"]), etag=headers.get("etag", ""),
                           modified=headers.get("last-modified"), whole=not segmented)
 
-    def read(self, key: str, *, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+    def vouched(self, info: ObjectInfo) -> Vouched:
+        """A plain object's ETag (its md5); for an SLO, each segment's ETag from its manifest."""
+        if info.checksums:
+            return super().vouched(info)
+        with self._errors(info.key):
+            headers = self.conn.head_object(self.container, self._name(info.key))
+            if headers.get("x-static-large-object", "").lower() != "true":
+                return Vouched(source="size")  # a dynamic large object: Swift keeps no checksum of it
+            segments = self._segments(self.container, self._name(info.key))
+        if segments is None or sum(size for size, _ in segments) != info.size:
+            return Vouched(source="size")
+        return Vouched(source="swift:segments", parts=PartChecksums(
+            algorithm="md5", sizes=tuple(size for size, _ in segments),
+            digests=tuple(etag for _, etag in segments)))
+
+    def _segments(self, container: str, name: str) -> list[tuple[int, str]] | None:
+        """``(size, md5)`` of every segment of an SLO, nested manifests expanded; ``None`` when a
+        segment is a byte range of another object (no checksum of its bytes then)."""
+        _headers, body = self.conn.get_object(container, name, query_string="multipart-manifest=get")
+        found: list[tuple[int, str]] = []
+        for entry in json.loads(body):
+            if entry.get("range"):
+                return None
+            if entry.get("sub_slo"):
+                sub_container, _, sub_name = entry["name"].lstrip("/").partition("/")
+                nested = self._segments(sub_container, sub_name)
+                if nested is None:
+                    return None
+                found.extend(nested)
+            else:
+                found.append((int(entry["bytes"]), entry["hash"].strip('"').lower()))
+        return found
+
+    def read(self, key: str, *, start: int = 0, end: int | None = None,
+             identity: str | None = None) -> Iterator[bytes]:
         if end is not None and end <= start:
             return iter(())
         headers = {"Range": f"bytes={start}-{'' if end is None else end - 1}"} if start or end is not None else {}
+        if identity and identity.startswith("etag:"):
+            headers["If-Match"] = f'"{identity[5:]}"'
         try:
             _headers, body = self.conn.get_object(self.container, self._name(key), resp_chunk_size=CHUNK_SIZE,
                                                   headers=headers)
         except ClientException as err:
             if err.http_status == 416:  # the range starts at or past the end
                 return iter(())
+            if err.http_status == 412 and identity:
+                raise ObjectChanged(f"{self.url_for(key)}: the object was replaced since it was first seen "
+                                    f"({identity}); nothing of it was kept") from None
             raise self._error(err, key) from None
         except OSError as err:
             raise self._error(err, key) from None
         return self._stream(body, key)
 
     def _stream(self, body, key: str) -> Iterator[bytes]:
-        # swiftclient resumes a broken whole-object download itself, pinned to the ETag (If-Match).
         try:
             yield from body
         except ClientException as err:
             if err.http_status == 412:
-                raise DataStoreError(f"{self.url_for(key)}: the object was replaced while it was read; "
+                raise ObjectChanged(f"{self.url_for(key)}: the object was replaced while it was read; "
                                      "read it again") from None
             raise TransientError(f"{self.url_for(key)}: reading failed ({self._status(err)})") from None
         except OSError as err:
@@ -129,22 +179,36 @@ class SwiftStore(Store):
 
     def write(self, key: str, data: BinaryIO, *, size: int | None = None, create_only: bool = False) -> ObjectInfo:
         name = self._name(key)
-        with self._errors(key):
-            first = read_up_to(data, SEGMENT_SIZE)
-            if len(first) < SEGMENT_SIZE:
-                if create_only:
-                    etag = self._put_exclusive(key, name, first, etag=hashlib.md5(first).hexdigest())
-                else:
-                    etag = self._put(self.container, name, first)
-                return self._info(key, size=len(first), etag=etag, whole=True)
-            if create_only and self.exists(key):  # refuse before uploading gigabytes; the manifest PUT decides
-                raise AlreadyExists(f"{self.url_for(key)}: already exists; it is never overwritten")
-            return self._put_large(key, name, first, data, create_only=create_only)
+        first = read_up_to(data, SEGMENT_SIZE)
+        if len(first) < SEGMENT_SIZE:
+            if create_only:
+                etag = self._put_exclusive(key, name, first, etag=hashlib.md5(first).hexdigest())
+            else:
+                etag = self._put(self.container, name, first, key=key)
+            return self._info(key, size=len(first), etag=etag, whole=True)
+        if create_only and self.exists(key):  # refuse before uploading gigabytes; the manifest PUT decides
+            raise AlreadyExists(f"{self.url_for(key)}: already exists; it is never overwritten")
+        return self._put_large(key, name, first, data, create_only=create_only)
 
-    def _put(self, container: str, name: str, contents: bytes | str, **kwargs) -> str:
-        """One PUT; its ETag. A file object, unlike bytes, lets swiftclient rewind and repeat a failed PUT."""
+    def _put(self, container: str, name: str, contents: bytes | str, *, key: str, what: str = "write",
+             tries: list[int] | None = None, **kwargs) -> str:
+        """One PUT under the retry policy; its ETag. A plain object's PUT carries its md5 as ``ETag``,
+        which Swift checks (422 on a mismatch); a manifest's ETag is Swift's own. ``tries`` gets one
+        item per attempt."""
+        from airflow_datastores import retry
+
         data = contents.encode() if isinstance(contents, str) else contents
-        return self.conn.put_object(container, name, contents=io.BytesIO(data), content_length=len(data), **kwargs)
+        if kwargs.get("query_string") != _MANIFEST_PUT:
+            kwargs["etag"] = hashlib.md5(data).hexdigest()
+
+        def once() -> str:
+            if tries is not None:
+                tries.append(1)
+            with self._errors(key):
+                return self.conn.put_object(container, name, contents=io.BytesIO(data), content_length=len(data),
+                                            **kwargs)
+
+        return retry.call(once, what=what, url=self.url_for(key))
 
     def _put_exclusive(self, key: str, name: str, contents: bytes | str, *, etag: str,
                        query_string: str | None = None) -> str:
@@ -154,15 +218,19 @@ class SwiftStore(Store):
         and the one with the latest timestamp wins. Each writer therefore waits until competing PUTs of
         a small object are done, then reads the object back: only the writer whose ETag is there won.
         """
-        conn = self.conn
+        tries: list[int] = []
         try:
-            self._put(self.container, name, contents, query_string=query_string, headers={"If-None-Match": "*"})
-        except ClientException as err:
+            self._put(self.container, name, contents, key=key, what="create", query_string=query_string,
+                      headers={"If-None-Match": "*"}, tries=tries)
+        except AlreadyExists:
             # A 412 on a repeated PUT may meet our own first attempt, whose answer was lost: read back.
-            if err.http_status != 412 or conn.attempts < 2:
+            if len(tries) < 2:
                 raise
+        conn = self.conn
         time.sleep(CREATE_SETTLE_SECONDS)
-        if conn.head_object(self.container, name).get("etag", "").strip('"') != etag:
+        with self._errors(key):
+            now = conn.head_object(self.container, name).get("etag", "").strip('"')
+        if now != etag:
             raise AlreadyExists(f"{self.url_for(key)}: already exists; it is never overwritten (another "
                                 "writer created it at the same time)")
         return etag
@@ -178,10 +246,10 @@ class SwiftStore(Store):
             segment, number = first, 0
             while segment:
                 path = f"{upload}/{number:08d}"
-                etag = self._put(self.segment_container, path, segment)
+                etag = self._put(self.segment_container, path, segment, key=key, what=f"upload segment {number + 1}")
                 entries.append(self._entry(path, etag, len(segment)))
                 if len(entries) == MAX_MANIFEST_SEGMENTS:
-                    nested.append(self._put_manifest(f"{upload}/manifest-{len(nested):04d}", entries))
+                    nested.append(self._put_manifest(key, f"{upload}/manifest-{len(nested):04d}", entries))
                     entries = []
                 segment, number = read_up_to(data, SEGMENT_SIZE), number + 1
             entries = nested + entries
@@ -189,15 +257,15 @@ class SwiftStore(Store):
             if create_only:
                 self._put_exclusive(key, name, manifest, etag=etag, query_string=_MANIFEST_PUT)
             else:
-                self._put(self.container, name, manifest, query_string=_MANIFEST_PUT)
+                self._put(self.container, name, manifest, key=key, what="commit", query_string=_MANIFEST_PUT)
         except BaseException:
             self._delete_upload(upload)
             raise
         return self._info(key, size=sum(e["size_bytes"] for e in entries), etag=etag, whole=False)
 
-    def _put_manifest(self, path: str, entries: list[dict]) -> dict:
+    def _put_manifest(self, key: str, path: str, entries: list[dict]) -> dict:
         """A manifest in the segment container for ``entries``, as an entry of the next manifest up."""
-        etag = self._put(self.segment_container, path, json.dumps(entries), query_string=_MANIFEST_PUT)
+        etag = self._put(self.segment_container, path, json.dumps(entries), key=key, query_string=_MANIFEST_PUT)
         return self._entry(path, etag, sum(e["size_bytes"] for e in entries))
 
     def _entry(self, path: str, etag: str, size: int) -> dict:
@@ -293,12 +361,16 @@ class SwiftStore(Store):
         if status in (401, 403):
             return AccessDenied(f"{url}: Swift refused access (HTTP {status}); check the credentials of {connection} "
                                 "and the container's ACLs")
+        if status == 422:  # the ETag we sent did not match the bytes that arrived: send them again
+            return TransientError(f"{url}: Swift found the bytes corrupted in transit (HTTP 422, ETag mismatch)")
         if status == 412:
             return AlreadyExists(f"{url}: already exists; it is never overwritten")
         if status is not None and (status >= 500 or status in (408, 429, 498, 499)):
             return TransientError(f"{url}: Swift answered HTTP {status}")
         if isinstance(err, ClientException):
             message = str(err.msg)
+            if "no ability to reset contents" in message:  # a token expired mid-PUT: a new try re-authenticates
+                return TransientError(f"{url}: Swift asked to authenticate again during an upload")
             if "keystoneclient" in message:
                 return DataStoreError(f"{url}: {connection} uses Keystone v3 auth, which needs "
                                       "python-keystoneclient: pip install python-keystoneclient")
