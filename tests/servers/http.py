@@ -1,10 +1,12 @@
-"""HTTP and HTTPS file servers on the stdlib, with what the stdlib's lacks: Range, ETag, basic auth on
-``/private/``, and a log of every request for the tests to read. TLS uses a CA made with openssl."""
+"""HTTP and HTTPS file servers on the stdlib, with what the stdlib's lacks: Range and If-Range, ETag,
+``Repr-Digest`` (RFC 9530) for files in a ``digest/`` directory, basic auth on ``/private/``, and a log of every
+request for the tests to read. TLS uses a CA made with openssl."""
 
 from __future__ import annotations
 
 import base64
 import email.utils
+import hashlib
 import http.server
 import os
 import shutil
@@ -60,7 +62,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         size = st.st_size
         start, end = 0, size - 1
         status = 200
-        if (rng := self.headers.get("Range")) and rng.startswith("bytes="):
+        etag = f'"{st.st_mtime_ns:x}-{size:x}"'
+        if_range = self.headers.get("If-Range")
+        if (rng := self.headers.get("Range")) and rng.startswith("bytes=") and if_range in (None, etag):
             first, _, last = rng[6:].partition("-")
             start = int(first) if first else max(0, size - int(last))
             end = min(int(last), size - 1) if first and last else size - 1
@@ -74,7 +78,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Length", str(end - start + 1))
         self.send_header("Accept-Ranges", "bytes")
-        self.send_header("ETag", f'"{st.st_mtime_ns:x}-{size:x}"')
+        self.send_header("ETag", etag)
+        if "/digest/" in path:
+            sha256 = base64.b64encode(hashlib.sha256(file.read_bytes()).digest()).decode()
+            self.send_header("Repr-Digest", f"sha-256=:{sha256}:")
         self.send_header("Last-Modified", email.utils.formatdate(st.st_mtime, usegmt=True))
         if status == 206:
             self.send_header("Content-Range", f"bytes {start}-{end}/{size}")

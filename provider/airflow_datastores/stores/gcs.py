@@ -35,6 +35,8 @@ from airflow_datastores.stores.base import (
 )
 
 try:
+    import requests
+    import urllib3
     from airflow.providers.google.cloud.hooks.gcs import GCSHook
     from google.api_core import exceptions as api_errors
     from google.auth import exceptions as auth_errors
@@ -60,9 +62,11 @@ LIST_PAGE_SIZE = 1000
 _BINARY = "application/octet-stream"
 _LIST_FIELDS = "items(name,size,generation,md5Hash,crc32c,updated),nextPageToken"
 #: What the SDK raises; anything else is a bug that keeps its traceback.
-_SDK_ERRORS = (api_errors.GoogleAPIError, auth_errors.GoogleAuthError, InvalidResponse, DataCorruption, OSError)
+# A body that breaks off surfaces as urllib3's or requests' own errors (not all of them OSErrors).
+_BROKEN = (OSError, urllib3.exceptions.HTTPError, requests.exceptions.RequestException)
+_SDK_ERRORS = (api_errors.GoogleAPIError, auth_errors.GoogleAuthError, InvalidResponse, DataCorruption, *_BROKEN)
 _TRANSIENT = (api_errors.ServerError, api_errors.TooManyRequests, api_errors.RetryError,
-              auth_errors.TransportError, OSError)
+              auth_errors.TransportError, *_BROKEN)
 
 
 class GCSStore(Store):

@@ -14,7 +14,6 @@ from email.utils import parsedate_to_datetime
 from typing import BinaryIO
 
 import requests
-
 from airflow_datastores.stores.base import (
     CHUNK_SIZE,
     AccessDenied,

@@ -15,7 +15,8 @@ import threading
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-from airflow_datastores.config import airflow_home, conf_value as _conf
+from airflow_datastores.config import airflow_home
+from airflow_datastores.config import conf_value as _conf
 from airflow_datastores.stores.base import DataStoreError, MissingExtra, Store
 from airflow_datastores.stores.retrying import RetryingStore
 

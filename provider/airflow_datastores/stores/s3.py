@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from airflow_datastores.stores.base import (
-    CHUNK_SIZE,
     AccessDenied,
     AlreadyExists,
     DataStoreError,
@@ -30,12 +29,19 @@ try:
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
     from awscrt import checksums as crt_checksums
     from botocore.config import Config
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        IncompleteReadError,
+        ReadTimeoutError,
+        ResponseStreamingError,
+    )
     from botocore.exceptions import ConnectionError as BotoConnectionError
-    from botocore.exceptions import IncompleteReadError, ReadTimeoutError, ResponseStreamingError
 except ImportError as err:  # pragma: no cover - depends on the installed extras
     raise MissingExtra(scheme="s3", extra="s3") from err
 
+#: Bytes per read of a response body.
+READ_PIECE = 1024 * 1024
 #: ``ChecksumX`` fields of S3's answers -> our algorithm names.
 _CHECKSUM_FIELDS = {"ChecksumSHA256": "sha256", "ChecksumSHA1": "sha1", "ChecksumCRC64NVME": "crc64nvme",
                     "ChecksumCRC32C": "crc32c", "ChecksumCRC32": "crc32"}
@@ -82,9 +88,12 @@ class S3Store(Store):
                 from airflow_datastores.retry import default_policy
 
                 hook = S3Hook(aws_conn_id=self.conn_id or "aws_default")
-                # Our retry policy is the only one: botocore tries each request once.
+                # Our retry policy is the only one: botocore tries each request once. We send the checksums
+                # and check the ones S3 keeps in our own hashing pass, so botocore need not do either twice.
                 ours = Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=10,
-                              read_timeout=default_policy().read_timeout)
+                              read_timeout=default_policy().read_timeout,
+                              request_checksum_calculation="when_required",
+                              response_checksum_validation="when_required")
                 self._client = hook.get_client_type(config=hook.config.merge(ours))
                 # A custom endpoint is an S3-compatible server; some answer ranges as slowly as whole GETs.
                 self.cheap_ranges = "amazonaws.com" in self._client.meta.endpoint_url
@@ -112,11 +121,11 @@ class S3Store(Store):
             if full:
                 return vouch("s3", full)
             etag = head.get("ETag", "").strip('"')
-            composite = next(((name, head[field]) for field, name in _CHECKSUM_FIELDS.items() if head.get(field)),
-                             None)
-            if composite and "-" in composite[1]:
+            composite = next(((name, head[field]) for field, name in _CHECKSUM_FIELDS.items()
+                              if head.get(field) and _checksum_type(head, name) == "COMPOSITE"), None)
+            if composite:
                 value, _, count = composite[1].partition("-")
-                sizes = self._part_sizes(s3_key, int(count))
+                sizes = self._part_sizes(s3_key, int(count) if count else None)
                 return Vouched(source=f"s3:composite-{composite[0]}",
                                parts=PartChecksums(algorithm=composite[0], sizes=sizes,
                                                    composite=base64.b64decode(value).hex()))
@@ -129,9 +138,13 @@ class S3Store(Store):
             raise self._error(err, info.key) from None
         return vouch("s3", {"md5": etag.lower()} if len(etag) == 32 else {})
 
-    def _part_sizes(self, s3_key: str, count: int) -> tuple[int, ...]:
-        return tuple(self.client.head_object(Bucket=self.bucket, Key=s3_key, PartNumber=number)["ContentLength"]
-                     for number in range(1, count + 1))
+    def _part_sizes(self, s3_key: str, count: int | None) -> tuple[int, ...]:
+        """Each part's size, from ``HEAD ?partNumber=N`` (the first answer also tells how many there are)."""
+        first = self.client.head_object(Bucket=self.bucket, Key=s3_key, PartNumber=1)
+        count = count or int(first.get("PartsCount") or 1)
+        return (first["ContentLength"], *(
+            self.client.head_object(Bucket=self.bucket, Key=s3_key, PartNumber=number)["ContentLength"]
+            for number in range(2, count + 1)))
 
     def read(self, key: str, *, start: int = 0, end: int | None = None,
              identity: str | None = None) -> Iterator[bytes]:
@@ -153,7 +166,8 @@ class S3Store(Store):
 
     def _stream(self, body, key: str) -> Iterator[bytes]:
         try:
-            while chunk := body.read(CHUNK_SIZE):
+            # Pieces of 1 MiB: a read that breaks off loses at most that much; the resume starts after it.
+            while chunk := body.read(READ_PIECE):
                 yield chunk
         except _BODY_ERRORS as err:
             raise TransientError(f"{self.url_for(key)}: connection lost while reading ({type(err).__name__})") from None
@@ -272,11 +286,23 @@ class S3Store(Store):
 
 
 def _full_object_checksums(head: dict) -> dict[str, str]:
-    """The full-object checksums of a HEAD with ``ChecksumMode``, as hex (composite ones end in ``-N``)."""
-    if head.get("ChecksumType", "FULL_OBJECT") != "FULL_OBJECT":
-        return {}
+    """The full-object checksums of a HEAD with ``ChecksumMode``, as hex."""
     return {name: _hex(head[field]) for field, name in _CHECKSUM_FIELDS.items()
-            if head.get(field) and "-" not in head[field]}
+            if head.get(field) and _checksum_type(head, name) == "FULL_OBJECT"}
+
+
+def _checksum_type(head: dict, name: str) -> str:
+    """``FULL_OBJECT``, ``COMPOSITE`` or ``""`` (unknown). S3 says it in ``ChecksumType``; where a server
+    does not, S3's rules tell: a simple PUT's checksum is of the whole object, a multipart upload's
+    CRC64NVME is too, and its SHA-1/SHA-256 are composite."""
+    if head.get("ChecksumType"):
+        return head["ChecksumType"]
+    value = head.get(next(field for field, known in _CHECKSUM_FIELDS.items() if known == name), "")
+    if "-" in value:
+        return "COMPOSITE"
+    if "-" not in head.get("ETag", "") or name == "crc64nvme":
+        return "FULL_OBJECT"
+    return "COMPOSITE" if name in ("sha1", "sha256") else ""
 
 
 def _crc64(data: bytes) -> str:

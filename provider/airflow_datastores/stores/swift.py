@@ -42,6 +42,8 @@ from airflow_datastores.stores.base import (
 )
 
 try:
+    import requests
+    import urllib3
     from swiftclient.exceptions import ClientException
 except ImportError as err:  # pragma: no cover - depends on the installed extras
     raise MissingExtra(scheme="swift", extra="swift") from err
@@ -172,7 +174,7 @@ class SwiftStore(Store):
                 raise ObjectChanged(f"{self.url_for(key)}: the object was replaced while it was read; "
                                      "read it again") from None
             raise TransientError(f"{self.url_for(key)}: reading failed ({self._status(err)})") from None
-        except OSError as err:
+        except (OSError, urllib3.exceptions.HTTPError, requests.exceptions.RequestException) as err:
             raise TransientError(f"{self.url_for(key)}: connection lost while reading ({type(err).__name__})") from None
         finally:
             body.close()
