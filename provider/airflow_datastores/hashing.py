@@ -36,17 +36,17 @@ class _Crc:
         elif name == "crc64nvme":
             from awscrt import checksums
 
-            self._crc64 = checksums.crc64nvme
-        elif name != "crc32":
+            self._update = checksums.crc64nvme
+        elif name == "crc32":
+            self._update = zlib.crc32  # faster here than awscrt's (about 3 GB/s), and it lets go of the GIL
+        else:
             raise ValueError(f"unknown checksum {name!r}")
 
     def update(self, chunk: bytes) -> None:
         if self.name == "crc32c":
             self._crc.update(chunk)
-        elif self.name == "crc64nvme":
-            self._value = self._crc64(chunk, self._value)
         else:
-            self._value = zlib.crc32(chunk, self._value)
+            self._value = self._update(chunk, self._value)
 
     def digest(self) -> bytes:
         if self.name == "crc32c":

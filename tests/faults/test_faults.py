@@ -187,3 +187,20 @@ def test_snapshot_survives_503s_on_uploads_and_commit_and_verify_survives_a_rese
     faulty.proxy.add(_fault(faulty, "read", "small.bin", flip_at=MiB, times=100))
     report = verify_version(store, version)
     assert report.corrupt == ["small.bin"] and faulty.proxy.fired() > 6
+
+
+@pytest.mark.parametrize("faulty", WRITABLE, indirect=True)
+def test_an_upload_corrupted_in_transit_is_sent_again(faulty, tmp_path):
+    outputs = tmp_path / "out"
+    outputs.mkdir()
+    small = _payload(SMALL, b"u")
+    (outputs / "small.bin").write_bytes(small)
+    method, pattern = faulty.patterns["commit"] if faulty.backend == "gcs" else faulty.patterns["upload"]
+    if faulty.backend == "gcs":  # a single-request upload carries the name in its body, not its URL
+        pattern = r"uploadType=multipart(?!.*ifGenerationMatch)"
+    faulty.proxy.add(Fault(method=method, path=pattern, flip_request_at=MiB + 1))
+    store = _store(faulty)
+    version = snapshot(str(outputs), store=store, producer=Producer(dag_id="d", task_id="u", run_id="r1"))
+    assert faulty.proxy.fired() == 1
+    assert version.files[0].sha256 == hashlib.sha256(small).hexdigest()
+    assert verify_version(store, version).ok  # the store holds the bytes that were meant, not the flipped ones

@@ -65,6 +65,15 @@ def test_s3_multipart_without_checksums_is_verified_by_its_etag_part_by_part(fau
 
 
 @pytest.mark.parametrize("faulty", ["s3"], indirect=True)
+def test_s3_multipart_with_the_sdks_default_crc32_is_verified_part_by_part(faulty, s3_server, tmp_path):
+    from boto3.s3.transfer import TransferConfig
+
+    _s3_client(s3_server).upload_fileobj(io.BytesIO(DATA), faulty.root[5:], "default.bin",
+                                         Config=TransferConfig(multipart_threshold=PART, multipart_chunksize=PART))
+    _check(faulty, tmp_path, "default.bin", "s3:composite-crc32")
+
+
+@pytest.mark.parametrize("faulty", ["s3"], indirect=True)
 def test_s3_composite_sha256_is_verified_part_by_part(faulty, s3_server, tmp_path):
     client, bucket = _s3_client(s3_server), faulty.root[5:]
     upload = client.create_multipart_upload(Bucket=bucket, Key="composite.bin", ChecksumAlgorithm="SHA256")["UploadId"]

@@ -35,6 +35,7 @@ from airflow_datastores.stores.base import (
 )
 
 try:
+    import google_crc32c
     import requests
     import urllib3
     from airflow.providers.google.cloud.hooks.gcs import GCSHook
@@ -171,9 +172,17 @@ class GCSStore(Store):
             options["if_generation_match"] = 0
         first = read_up_to(data, SINGLE_REQUEST_LIMIT)
         if len(first) < SINGLE_REQUEST_LIMIT:
+            crc32c = base64.b64encode(google_crc32c.Checksum(first).digest()).decode()
+
             def put() -> None:
                 with self._errors(key):
                     blob.upload_from_string(first, retry=None, timeout=self._timeout(), **options)
+                    if blob.crc32c and blob.crc32c != crc32c:
+                        # Stored other bytes than were sent (an emulator may not check the crc32c we
+                        # sent): take our object away again and send the bytes once more.
+                        blob.delete(if_generation_match=blob.generation, retry=None)
+                        raise TransientError(f"{self.url_for(key)}: GCS stored other bytes than were sent "
+                                             f"(crc32c {blob.crc32c}, sent {crc32c}); sending them again")
 
             retry.call(put, what="write", url=self.url_for(key))
             return self._info(key, blob)
