@@ -106,7 +106,7 @@ def test_gcs_composite_object_is_verified_by_crc32c(faulty, gcs_server, tmp_path
     composed.compose(pieces)
     composed.reload()
     assert composed.crc32c  # fake-gcs-server does not report componentCount
-    _check(faulty, tmp_path, "composed.bin", "gcs:crc32c" if not composed.md5_hash else "gcs:md5+crc32c")
+    _check(faulty, tmp_path, "composed.bin", "gcs:crc32c" if not composed.md5_hash else "gcs:md5")
 
 
 @pytest.mark.parametrize("faulty", ["swift"], indirect=True)
@@ -148,3 +148,21 @@ def test_azure_blob_without_content_md5_says_only_its_size_was_verified(faulty, 
         logging.getLogger("faults").removeHandler(handler)
     assert open(record.path, "rb").read() == DATA and record.verified == "size"
     assert any("only its size could be verified" in line for line in lines), lines
+
+
+@pytest.mark.parametrize("faulty", ["s3"], indirect=True)
+def test_s3_parts_of_unequal_sizes_are_checked_with_their_real_sizes(faulty, s3_server, tmp_path):
+    # 6, 5, 7 and 6 MiB: the first and last parts add up as if all four were 6 MiB, which they are not.
+    client, bucket = _s3_client(s3_server, request_checksum_calculation="when_required"), faulty.root[5:]
+    sizes = [6 * MiB, 5 * MiB, 7 * MiB, 6 * MiB]
+    data = (DATA * 2)[: sum(sizes)]
+    upload = client.create_multipart_upload(Bucket=bucket, Key="uneven.bin")["UploadId"]
+    parts, start = [], 0
+    for number, size in enumerate(sizes, start=1):
+        answer = client.upload_part(Bucket=bucket, Key="uneven.bin", UploadId=upload, PartNumber=number,
+                                    Body=data[start:start + size])
+        parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+        start += size
+    client.complete_multipart_upload(Bucket=bucket, Key="uneven.bin", UploadId=upload, MultipartUpload={"Parts": parts})
+    record = _stage(faulty, tmp_path, "uneven.bin")
+    assert open(record.path, "rb").read() == data and record.verified == "s3:etag-parts"

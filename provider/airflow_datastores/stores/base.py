@@ -94,12 +94,15 @@ class PartChecksums:
     :param digests: each part's checksum as lower-case hex, when the store states them one by one.
     :param composite: else the checksum of the concatenated binary part checksums (S3's multipart ETag
         and composite checksums), lower-case hex.
+    :param assumed: the sizes are inferred (equal parts but the last), not each asked for; a mismatch
+        is then checked again against the exact sizes before it counts.
     """
 
     algorithm: str
     sizes: tuple[int, ...]
     digests: tuple[str, ...] = ()
     composite: str | None = None
+    assumed: bool = False
 
 
 @dataclass(frozen=True)
@@ -162,9 +165,12 @@ class Store(abc.ABC):
             the object is no longer that one. So a resumed read never stitches two contents together.
         """
 
-    def vouched(self, info: ObjectInfo) -> Vouched:
+    def vouched(self, info: ObjectInfo, *, exact: bool = False) -> Vouched:
         """What the store vouches for about ``info``'s bytes; backends that keep part checksums
-        (asked with extra requests, so only right before a download) override this."""
+        (asked with extra requests, so only right before a download) override this.
+
+        :param exact: ask for every part's size rather than infer them (see :attr:`PartChecksums.assumed`).
+        """
         return vouch(self.label or self.schemes[0], info.checksums)
 
     @abc.abstractmethod

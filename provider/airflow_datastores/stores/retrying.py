@@ -69,8 +69,8 @@ class RetryingStore(Store):
         return retry.call(lambda: self.inner.stat(key), what="stat", url=self.inner.url_for(key),
                           policy=self.policy, logger=self.logger)
 
-    def vouched(self, info: ObjectInfo) -> Vouched:
-        return retry.call(lambda: self.inner.vouched(info), what="checksum lookup", url=info.url,
+    def vouched(self, info: ObjectInfo, *, exact: bool = False) -> Vouched:
+        return retry.call(lambda: self.inner.vouched(info, exact=exact), what="checksum lookup", url=info.url,
                           policy=self.policy, logger=self.logger)
 
     def delete(self, key: str) -> None:

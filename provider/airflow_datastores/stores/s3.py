@@ -111,7 +111,7 @@ class S3Store(Store):
         return self._info(key, size=head["ContentLength"], etag=head.get("ETag", ""),
                           modified=head.get("LastModified"), checksums=_full_object_checksums(head))
 
-    def vouched(self, info: ObjectInfo) -> Vouched:
+    def vouched(self, info: ObjectInfo, *, exact: bool = False) -> Vouched:
         """The strongest check S3 offers for ``info``; asks a HEAD (and one per part for multipart)."""
         if info.checksums:  # a simple PUT's md5 (from a listing) or a HEAD's checksums: whole-object already
             return vouch("s3", info.checksums)
@@ -131,26 +131,35 @@ class S3Store(Store):
                               if head.get(field) and _checksum_type(head, name) == "COMPOSITE"), None)
             if composite:
                 value, _, count = composite[1].partition("-")
-                sizes = self._part_sizes(s3_key, int(count) if count else None)
+                sizes, assumed = self._part_sizes(s3_key, int(count) if count else None, info.size, exact)
                 return Vouched(source=f"s3:composite-{composite[0]}",
-                               parts=PartChecksums(algorithm=composite[0], sizes=sizes,
+                               parts=PartChecksums(algorithm=composite[0], sizes=sizes, assumed=assumed,
                                                    composite=base64.b64decode(value).hex()))
             if "-" in etag:
                 value, _, count = etag.partition("-")
-                sizes = self._part_sizes(s3_key, int(count))
+                sizes, assumed = self._part_sizes(s3_key, int(count), info.size, exact)
                 return Vouched(source="s3:etag-parts",
-                               parts=PartChecksums(algorithm="md5", sizes=sizes, composite=value.lower()))
+                               parts=PartChecksums(algorithm="md5", sizes=sizes, composite=value.lower(),
+                                                   assumed=assumed))
         except (ClientError, BotoCoreError) as err:
             raise self._error(err, info.key) from None
         return vouch("s3", {"md5": etag.lower()} if len(etag) == 32 else {})
 
-    def _part_sizes(self, s3_key: str, count: int | None) -> tuple[int, ...]:
-        """Each part's size, from ``HEAD ?partNumber=N`` (the first answer also tells how many there are)."""
-        first = self.client.head_object(Bucket=self.bucket, Key=s3_key, PartNumber=1)
+    def _part_sizes(self, s3_key: str, count: int | None, size: int, exact: bool) -> tuple[tuple[int, ...], bool]:
+        """Each part's size, from ``HEAD ?partNumber=N`` (the first answer also tells how many there
+        are), and whether they were inferred. The SDKs upload equal parts but the last, so unless
+        ``exact``, the first and the last part tell all when they add up to the object's size."""
+        def head(number: int) -> dict:
+            return self.client.head_object(Bucket=self.bucket, Key=s3_key, PartNumber=number)
+
+        first = head(1)
         count = count or int(first.get("PartsCount") or 1)
-        return (first["ContentLength"], *(
-            self.client.head_object(Bucket=self.bucket, Key=s3_key, PartNumber=number)["ContentLength"]
-            for number in range(2, count + 1)))
+        part = first["ContentLength"]
+        if not exact and count > 2:
+            last = head(count)["ContentLength"]
+            if part * (count - 1) + last == size and 0 < last <= part:
+                return (*([part] * (count - 1)), last), True
+        return (part, *(head(number)["ContentLength"] for number in range(2, count + 1))), False
 
     def read(self, key: str, *, start: int = 0, end: int | None = None,
              identity: str | None = None) -> Iterator[bytes]:

@@ -112,7 +112,7 @@ class SwiftStore(Store):
         return self._info(key, size=int(headers["content-length"]), etag=headers.get("etag", ""),
                           modified=headers.get("last-modified"), whole=not segmented)
 
-    def vouched(self, info: ObjectInfo) -> Vouched:
+    def vouched(self, info: ObjectInfo, *, exact: bool = False) -> Vouched:
         """A plain object's ETag (its md5); for an SLO, each segment's ETag from its manifest."""
         if info.checksums:
             return super().vouched(info)
