@@ -10,9 +10,16 @@ import json
 import sys
 from collections.abc import Sequence
 
+from airflow_datastores.patterns import list_location
+from airflow_datastores.redaction import redact
 from airflow_datastores.retention import PurgeRule, parse_duration, purge
 from airflow_datastores.stores.base import DataStoreError
-from airflow_datastores.stores.registry import default_store_url, get_store, locate, named_stores
+from airflow_datastores.stores.registry import (
+    default_store_url,
+    get_store,
+    locate,
+    named_stores,
+)
 from airflow_datastores.units import human_size
 from airflow_datastores.versioning import (
     Version,
@@ -41,8 +48,13 @@ def _is_number(text: str) -> bool:
     return head.isdigit()
 
 
+#: Where results go. Everything else any library prints (Airflow's log lines among them) goes to
+#: stderr while a command runs, so ``--json`` output is exactly one JSON document.
+_results = sys.stdout
+
+
 def _emit(args: argparse.Namespace, data: object, text: str) -> None:
-    print(json.dumps(data, indent=2, default=str) if args.json else text)
+    print(json.dumps(data, indent=2, default=str) if args.json else text, file=_results, flush=True)
 
 
 def _version(store, dag_id: str, task_id: str, version_id: str) -> Version:
@@ -61,7 +73,7 @@ def cmd_stores(args: argparse.Namespace) -> int:
 
 def cmd_ls(args: argparse.Namespace) -> int:
     store, key = locate(args.url, conn_id=args.conn_id)
-    infos = list(store.list(key))
+    infos = list_location(store, key)
     data = [{"url": i.url, "size": i.size, "identity": i.identity,
              "modified": i.modified.isoformat() if i.modified else None} for i in infos]
     _emit(args, data, table([(human_size(i.size), i.modified.strftime("%Y-%m-%d %H:%M:%S") if i.modified
@@ -204,11 +216,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "purge" and args.task_id and not args.dag_id:
         print("error: --task-id needs --dag-id", file=sys.stderr)
         return 2
+    global _results
+    _results, sys.stdout = sys.stdout, sys.stderr
     try:
         return args.func(args)
     except (DataStoreError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        if args.json:
+            print(json.dumps({"error": redact(str(err))}), file=_results)
+        print(f"error: {redact(str(err))}", file=sys.stderr)
         return 1
+    finally:
+        sys.stdout = _results
 
 
 if __name__ == "__main__":

@@ -1,5 +1,8 @@
 """Wildcards in object keys: ``*`` matches within one path segment, ``**`` across segments, ``?`` one
-character. A pattern is resolved by listing the longest literal prefix before its first wildcard."""
+character. A pattern is resolved by listing the longest literal prefix before its first wildcard.
+
+A key without a wildcard names one object or a directory, never a sibling whose name merely starts
+the same (``data`` is ``data`` and ``data/...``, not ``data-cache/...``)."""
 
 from __future__ import annotations
 
@@ -58,3 +61,22 @@ def compile_pattern(pattern: str) -> re.Pattern[str]:
 
 def matches(pattern: str, key: str) -> bool:
     return compile_pattern(pattern).match(key) is not None
+
+
+def list_location(store, key: str):
+    """The objects ``key`` names in ``store``: the matches of a pattern; else the object ``key`` and
+    everything below the directory ``key/`` (a store without listings, HTTP, gives the object only)."""
+    from airflow_datastores.stores.base import NotFound
+
+    if has_wildcard(key):
+        return [info for info in store.list(literal_prefix(key)) if matches(key, info.key)]
+    found = []
+    if key and not key.endswith("/"):
+        try:
+            found.append(store.stat(key))
+        except NotFound:
+            pass
+    if found and not store.writable:  # HTTP: a file, and nothing can be below it that we could list
+        return found
+    directory = key.rstrip("/") + "/" if key.rstrip("/") else ""
+    return found + [info for info in store.list(directory) if not info.key.endswith("/")]

@@ -14,6 +14,8 @@ from email.utils import parsedate_to_datetime
 from typing import BinaryIO
 
 import requests
+from airflow_datastores.patterns import has_wildcard
+from airflow_datastores.redaction import split_userinfo
 from airflow_datastores.stores.base import (
     CHUNK_SIZE,
     AccessDenied,
@@ -37,9 +39,11 @@ class HttpStore(Store):
     label = "http"
 
     def __init__(self, *, root: str, conn_id: str | None = None) -> None:
+        # A password written into the URL is the credential; the store's URLs never carry it.
+        root, userinfo = split_userinfo(root)
         super().__init__(root=root, conn_id=conn_id)
         self._local = threading.local()
-        self._auth: tuple[str, str] | None = None
+        self._auth: tuple[str, str] | None = userinfo
         self._verify: bool | str = True
         if conn_id:
             self._load_connection(conn_id)
@@ -128,9 +132,9 @@ class HttpStore(Store):
         raise AssertionError("unreachable")
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        what = "wildcards cannot be resolved" if has_wildcard(prefix) else "only single files can be named"
         raise DataStoreError(
-            f"{self.url_for(prefix)}: HTTP has no listing, so wildcards cannot be resolved; "
-            "name each file by its full URL"
+            f"{self.url_for(prefix)}: HTTP has no listing, so {what}; name each file by its full URL"
         )
 
     def delete(self, key: str) -> None:
@@ -157,8 +161,7 @@ class HttpStore(Store):
         except (requests.ConnectionError, requests.Timeout) as err:
             raise TransientError(f"{url}: cannot connect ({type(err).__name__})") from None
 
-    @staticmethod
-    def _raise_for_status(response: requests.Response, url: str) -> None:
+    def _raise_for_status(self, response: requests.Response, url: str) -> None:
         status = response.status_code
         if status < 400:
             return
@@ -166,10 +169,13 @@ class HttpStore(Store):
         if status == 404 or status == 410:
             raise NotFound(f"{url}: not found (HTTP {status})")
         if status in (401, 403):
-            raise AccessDenied(
-                f"{url}: access refused (HTTP {status}); give the input a connection with a login "
-                "and password (conn_id) if the server requires them"
-            )
+            if self.conn_id:
+                hint = f"check the login and password of connection {self.conn_id!r}"
+            elif self._auth:
+                hint = "check the user and password written into the URL"
+            else:
+                hint = "give the input a connection with a login and password (conn_id) if the server requires them"
+            raise AccessDenied(f"{url}: access refused (HTTP {status}); {hint}")
         if status in (408, 429) or status >= 500:
             raise TransientError(f"{url}: server answered HTTP {status}")
         raise DataStoreError(f"{url}: server answered HTTP {status}")

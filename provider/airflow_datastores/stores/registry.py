@@ -17,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from airflow_datastores.config import airflow_home
 from airflow_datastores.config import conf_value as _conf
+from airflow_datastores.redaction import redact
 from airflow_datastores.stores.base import DataStoreError, MissingExtra, Store
 from airflow_datastores.stores.retrying import RetryingStore
 
@@ -75,16 +76,21 @@ def split_url(url: str) -> tuple[str, str, str]:
     scheme = parts.scheme.lower()
     if scheme not in _BACKENDS:
         raise DataStoreError(
-            f"{url!r} is not a store URL: it must start with one of "
+            f"{redact(url)!r} is not a store URL: it must start with one of "
             + ", ".join(f"{s}://" for s in SCHEMES)
             + " (local paths as file:///absolute/path)"
         )
     if scheme == "file":
         if parts.netloc not in ("", "localhost"):
-            raise DataStoreError(f"{url!r}: local paths are written file:///absolute/path (three slashes)")
+            raise DataStoreError(f"{redact(url)!r}: local paths are written file:///absolute/path (three slashes)")
         return scheme, "file:///", parts.path.lstrip("/")
     if not parts.netloc:
-        raise DataStoreError(f"{url!r}: the URL names no bucket, container or host")
+        raise DataStoreError(f"{redact(url)!r}: the URL names no bucket, container or host")
+    if "@" in parts.netloc and scheme not in ("http", "https"):
+        raise DataStoreError(
+            f"{redact(url)!r}: credentials written into a {scheme}:// URL are not accepted; put them in an "
+            "Airflow connection and give its conn_id"
+        )
     if scheme in ("http", "https"):
         key = parts.path.lstrip("/") + (f"?{parts.query}" if parts.query else "")
         return scheme, f"{scheme}://{parts.netloc}", key

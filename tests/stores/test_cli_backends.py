@@ -1,0 +1,113 @@
+"""The command line on every backend: ``--json`` prints exactly one JSON document on stdout (logs go
+to stderr), ``ls`` of a directory never lists a sibling that merely starts the same, and a password
+written into a URL never comes back in an error."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from airflow_datastores.cli import main
+from airflow_datastores.stores.registry import open_store
+from airflow_datastores.versioning import Producer, snapshot
+
+CLI = os.path.join(os.path.dirname(sys.executable), "airflow-datastores")
+ROOTS = {"local_root": None, "s3_root": "test_s3", "azure_root": "test_azure", "gcs_root": "test_gcs",
+         "swift_root": "test_swift"}
+
+
+def _fill(root: str, conn_id: str | None, tmp_path) -> None:
+    store = open_store(root, conn_id=conn_id)
+    for key in ("data/a.csv", "data/sub/b.csv", "data-cache/c.csv", "database.db"):
+        store.write(key, io.BytesIO(key.encode()))
+    for run, content in (("r1", b"one"), ("r2", b"two")):
+        out = tmp_path / run
+        out.mkdir()
+        (out / "model.bin").write_bytes(content)
+        snapshot(str(out), store=store, producer=Producer(dag_id="etl", task_id="fit", run_id=run))
+
+
+def _commands(root: str, conn: list[str]) -> list[list[str]]:
+    store = ["--store", root, *conn]
+    return [["ls", f"{root}/data", *conn], ["versions", *store], ["show", "etl", "fit", "latest", *store],
+            ["verify", "etl", "fit", "r1", *store], ["diff", "etl", "fit", "r1", "r2", *store],
+            ["purge", "--keep-last", "1", *store], ["stores"]]
+
+
+@pytest.mark.parametrize("root_fixture", list(ROOTS))
+def test_ls_of_a_directory_lists_it_and_not_its_siblings(request, root_fixture, tmp_path, capsys):
+    root, conn_id = request.getfixturevalue(root_fixture), ROOTS[root_fixture]
+    _fill(root, conn_id, tmp_path)
+    capsys.readouterr()
+    conn = ["--conn-id", conn_id] if conn_id else []
+    for url in (f"{root}/data", f"{root}/data/"):
+        assert main(["ls", url, "--json", *conn]) == 0
+        listed = [item["url"] for item in json.loads(capsys.readouterr().out)]
+        assert listed == [f"{root}/data/a.csv", f"{root}/data/sub/b.csv"], url
+    assert main(["ls", f"{root}/database.db", "--json", *conn]) == 0  # one object
+    assert [i["url"] for i in json.loads(capsys.readouterr().out)] == [f"{root}/database.db"]
+    assert main(["ls", f"{root}/data*", "--json", *conn]) == 0  # a wildcard is a pattern
+    assert [i["url"] for i in json.loads(capsys.readouterr().out)] == [f"{root}/database.db"]
+
+
+@pytest.mark.parametrize("root_fixture", [r for r in ROOTS if r != "s3_root"])
+def test_json_is_one_document_on_stdout_for_every_command(request, root_fixture, tmp_path, capfd):
+    root, conn_id = request.getfixturevalue(root_fixture), ROOTS[root_fixture]
+    _fill(root, conn_id, tmp_path)
+    capfd.readouterr()
+    for argv in _commands(root, ["--conn-id", conn_id] if conn_id else []):
+        main([*argv, "--json"])
+        out = capfd.readouterr().out
+        json.loads(out)  # the whole of stdout, nothing before or after
+
+
+def test_json_is_one_document_on_stdout_in_a_real_process_on_s3(s3_root, tmp_path):
+    _fill(s3_root, "test_s3", tmp_path)
+    for argv in _commands(s3_root, ["--conn-id", "test_s3"]):
+        result = subprocess.run([CLI, *argv, "--json"], capture_output=True, text=True, env=os.environ, timeout=300)
+        assert result.returncode == 0, result.stderr[-2000:]
+        json.loads(result.stdout)
+        assert "AWS Connection" not in result.stdout
+
+
+def test_a_password_in_a_url_never_comes_back(http_server, capfd, tmp_path):
+    secret = "pw-0f9e8d7c"
+    capfd.readouterr()
+    for url in (f"http://reader:{secret}@127.0.0.1:{http_server.port}/private/missing.txt",
+                f"s3://AKIAEXAMPLE:{secret}@bucket/key", f"ftp://u:{secret}@host/x"):
+        for json_flag in ([], ["--json"]):
+            assert main(["ls", url, *json_flag]) == 1
+            captured = capfd.readouterr()
+            assert secret not in captured.out + captured.err
+            assert "error" in (captured.err + captured.out)
+    # Staged with the password in its URL: records and log lines carry the URL without it.
+    (http_server.root_dir / "private").mkdir(exist_ok=True)
+    (http_server.root_dir / "private" / "p.txt").write_bytes(b"private data")
+    from airflow_datastores.staging import stage_inputs
+
+    from tests.servers.http import BASIC_PASSWORD, BASIC_USER
+
+    record = stage_inputs({"p": f"http://{BASIC_USER}:{BASIC_PASSWORD}@127.0.0.1:{http_server.port}/private/p.txt"},
+                          inputs_dir=str(tmp_path / "in")).records[0]
+    assert BASIC_PASSWORD not in json.dumps(record.to_dict())
+    captured = capfd.readouterr()
+    assert BASIC_PASSWORD not in captured.out + captured.err
+    assert open(record.path, "rb").read() == b"private data"
+
+
+def test_http_ls_of_one_file_and_a_401_that_names_the_connection(http_server, capsys, monkeypatch):
+    (http_server.root_dir / "one.txt").write_bytes(b"1")
+    capsys.readouterr()
+    assert main(["ls", f"{http_server.endpoint}/one.txt", "--json"]) == 0
+    assert [i["url"] for i in json.loads(capsys.readouterr().out)] == [f"{http_server.endpoint}/one.txt"]
+    monkeypatch.setenv("AIRFLOW_CONN_WRONG_HTTP", json.dumps({"conn_type": "http", "login": "reader",
+                                                              "password": "not-it-123"}))
+    (http_server.root_dir / "private").mkdir(exist_ok=True)
+    (http_server.root_dir / "private" / "q.txt").write_bytes(b"q")
+    assert main(["ls", f"{http_server.endpoint}/private/q.txt", "--conn-id", "wrong_http"]) == 1
+    err = capsys.readouterr().err
+    assert "HTTP 401" in err and "'wrong_http'" in err and "not-it-123" not in err
