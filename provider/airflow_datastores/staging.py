@@ -31,6 +31,7 @@ from airflow_datastores.stores.base import (
     Store,
     Vouched,
 )
+from airflow_datastores.stores.local import LocalStore
 from airflow_datastores.stores.registry import locate
 from airflow_datastores.stores.retrying import RetryingStore
 from airflow_datastores.units import human_duration, human_rate, human_size
@@ -52,6 +53,8 @@ class Input:
     :param keep_directories: ``none`` (file name only), ``full`` (the whole key), or ``suffix`` (the
         part of the key below the pattern's literal prefix).
     :param conn_id: Airflow connection for these URLs; default: the named store's or the backend's.
+    :param follow_symlinks: in a local directory, follow symbolic links that lead outside it (by
+        default such a link is refused; one that stays inside is staged as what it points to).
     """
 
     name: str
@@ -59,6 +62,7 @@ class Input:
     optional: bool = False
     keep_directories: str = "none"
     conn_id: str | None = None
+    follow_symlinks: bool = False
 
     def __post_init__(self) -> None:
         if not self.name or "/" in self.name or self.name in (".", "..") or self.name.startswith("."):
@@ -118,7 +122,8 @@ def _input(name: str, spec: object) -> Input:
             keep_directories=spec.get("keep_directories", spec.get("keep-directories", "suffix")),
         )
     if isinstance(spec, Mapping):
-        allowed = {"url", "urls", "default", "optional", "keep_directories", "keep-directories", "conn_id"}
+        allowed = {"url", "urls", "default", "optional", "keep_directories", "keep-directories", "conn_id",
+                   "follow_symlinks", "follow-symlinks"}
         unknown = set(spec) - allowed
         if unknown:
             raise DataStoreError(
@@ -132,6 +137,7 @@ def _input(name: str, spec: object) -> Input:
             optional=bool(spec.get("optional", False)),
             keep_directories=spec.get("keep_directories", spec.get("keep-directories", "none")),
             conn_id=spec.get("conn_id"),
+            follow_symlinks=bool(spec.get("follow_symlinks", spec.get("follow-symlinks", False))),
         )
     raise DataStoreError(f"Input {name!r}: expected a URL, a list of URLs or a mapping, got {spec!r}")
 
@@ -265,6 +271,12 @@ def _resolve_url(spec: Input, url: str) -> list[SourceFile]:
             for f in resolve_reference(url, conn_id=spec.conn_id)
         ]
     store, key = locate(url, conn_id=spec.conn_id)
+    base = ""
+    if isinstance(getattr(store, "inner", store), LocalStore):
+        # Rooted at the directory the URL names, so a symbolic link cannot lead out of it unnoticed.
+        base = literal_prefix(key) if has_wildcard(key) else key[: key.rfind("/") + 1]
+        store = RetryingStore(LocalStore(root=f"file:///{base.rstrip('/')}", follow_symlinks=spec.follow_symlinks))
+        key = key[len(base):]
     if not has_wildcard(key):
         try:
             info = store.stat(key)
@@ -274,16 +286,17 @@ def _resolve_url(spec: Input, url: str) -> list[SourceFile]:
             raise NotFound(
                 f"Input {spec.name!r}: {url} does not exist; check the URL, or mark the input optional"
             ) from None
-        return [_source(spec, store, info, literal_prefix(key), url)]
+        return [_source(spec, store, info, base + literal_prefix(key), url, base=base)]
     prefix = literal_prefix(key)
     return [
-        _source(spec, store, info, prefix, url)
+        _source(spec, store, info, base + prefix, url, base=base)
         for info in store.list(prefix)
         if not info.key.endswith("/") and matches(key, info.key)
     ]
 
 
-def _source(spec: Input, store: Store, info, prefix: str, url: str) -> SourceFile:
+def _source(spec: Input, store: Store, info, prefix: str, url: str, *, base: str = "") -> SourceFile:
+    """``base``: the part of the URL's key the store's root already holds (a local directory)."""
     return SourceFile(
         input_name=spec.name,
         url=info.url,
@@ -291,7 +304,7 @@ def _source(spec: Input, store: Store, info, prefix: str, url: str) -> SourceFil
         key=info.key,
         size=info.size,
         identity=info.identity,
-        relpath=_relpath(spec, info.key, prefix, url),
+        relpath=_relpath(spec, base + info.key, prefix, url),
         expected=dict(info.checksums),
     )
 

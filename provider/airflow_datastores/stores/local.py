@@ -39,15 +39,29 @@ class LocalStore(Store):
     schemes = ("file",)
     label = "file"
 
-    def __init__(self, *, root: str, conn_id: str | None = None) -> None:
+    def __init__(self, *, root: str, conn_id: str | None = None, follow_symlinks: bool = False) -> None:
         super().__init__(root=root, conn_id=conn_id)
         path = urlsplit(root).path or "/"
         if not os.path.isabs(path):
             raise DataStoreError(f"{root!r}: a local store needs an absolute path (file:///abs/path)")
         self.path = os.path.normpath(path)
+        #: Whether a symbolic link may lead outside the root (else such a link is refused).
+        self.follow_symlinks = follow_symlinks
 
     def _path(self, key: str) -> str:
         return os.path.join(self.path, check_key(key)) if key else self.path
+
+    def _check_link(self, path: str, key: str) -> None:
+        """A symbolic link is read as what it points to, if that is below the root (or links may be followed)."""
+        if self.follow_symlinks:
+            return
+        real, root = os.path.realpath(path), os.path.realpath(self.path)
+        if real != root and not real.startswith(root.rstrip(os.sep) + os.sep):
+            raise AccessDenied(
+                f"{self.url_for(key)} is a symbolic link to {real}, outside the store's directory {root}; "
+                "such links are not followed. Copy the file into the directory, or set follow_symlinks "
+                "on the input if the link is meant"
+            )
 
     def stat(self, key: str) -> ObjectInfo:
         path = self._path(key)
@@ -57,6 +71,8 @@ class LocalStore(Store):
             raise self._error(err, key) from None
         if not os.path.isfile(path):
             raise NotFound(f"{self.url_for(key)}: is a directory, not a file")
+        if os.path.islink(path) or os.path.realpath(os.path.dirname(path)) != os.path.dirname(path):
+            self._check_link(path, key)
         return self._info(key, st)
 
     def read(self, key: str, *, start: int = 0, end: int | None = None,
@@ -131,7 +147,7 @@ class LocalStore(Store):
         base = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
         yield from (info for info in self._walk(base) if info.key.startswith(prefix))
 
-    def _walk(self, rel_dir: str) -> Iterator[ObjectInfo]:
+    def _walk(self, rel_dir: str, seen: frozenset[str] = frozenset()) -> Iterator[ObjectInfo]:
         directory = os.path.join(self.path, rel_dir) if rel_dir else self.path
         try:
             entries = list(os.scandir(directory))
@@ -139,14 +155,21 @@ class LocalStore(Store):
             return
         except OSError as err:
             raise self._error(err, rel_dir) from None
-        # Sorting "name/" for directories gives the keys' lexicographic order across levels.
-        entries.sort(key=lambda e: e.name + "/" if e.is_dir(follow_symlinks=False) else e.name)
+        # Sorting "name/" for directories gives the keys' lexicographic order across levels. A link to a
+        # directory is walked as that directory (once: a link back up would loop).
+        entries.sort(key=lambda e: e.name + "/" if e.is_dir() else e.name)
+        seen = seen | {os.path.realpath(directory)}
         for entry in entries:
             key = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
             if key == TEMP_DIR:
                 continue
-            if entry.is_dir(follow_symlinks=False):
-                yield from self._walk(key)
+            if entry.is_symlink():
+                if not os.path.exists(entry.path):
+                    continue  # a dangling link names nothing
+                self._check_link(entry.path, key)
+            if entry.is_dir():
+                if os.path.realpath(entry.path) not in seen:
+                    yield from self._walk(key, seen)
             elif entry.is_file():
                 yield self._info(key, entry.stat())
 
