@@ -117,4 +117,4 @@ def test_every_example_dag_imports_cleanly(monkeypatch):
     bag = DagBag(dag_folder=os.path.join(REPO, "dags"))
     assert bag.import_errors == {}
     assert {"datastores_example_pipeline", "datastores_example_classic", "datastores_retention",
-            "datastores_yaml_weather"} <= set(bag.dag_ids)
+            "datastores_yaml_weather", "weather_smoothing_sweep"} <= set(bag.dag_ids)

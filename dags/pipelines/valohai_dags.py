@@ -1,0 +1,2 @@
+"""The Valohai-shaped pipeline in tuning.yaml, as DAGs (the dag-processor reads this airflow DAG file)."""
+from airflow_datastores.pipelines import load_pipelines; load_pipelines("tuning.yaml", namespace=globals())  # noqa: E702

@@ -1,0 +1,114 @@
+"""Checked pipeline specs -> Airflow DAGs (the only module here that builds Airflow objects)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from airflow_datastores.pipelines import parameters as P
+from airflow_datastores.pipelines.model import NodeSpec, PipelineSpec
+
+
+def build_dag(pipeline: PipelineSpec, *, directory: str):
+    """One DAG for ``pipeline``; commands run in ``directory`` (the YAML file's)."""
+    import pendulum
+    from airflow.sdk import DAG, Param, XComArg
+
+    from airflow_datastores.operators import outputs_of
+    from airflow_datastores.pipelines.operators import SweepVariantsOperator, YamlStepOperator
+
+    start = pipeline.start_date
+    start_date = pendulum.instance(start) if hasattr(start, "year") and hasattr(start, "hour") else (
+        pendulum.datetime(start.year, start.month, start.day, tz="UTC") if hasattr(start, "year")
+        else pendulum.parse(str(start)) if start else pendulum.datetime(2026, 1, 1, tz="UTC"))
+    params = {}
+    for key, definition in pipeline.params.items():
+        schema = P.param_schema(definition.spec, sweep=definition.sweep)
+        extra = {"description": definition.description} if definition.description else {}
+        if definition.has_default:
+            params[key] = Param(definition.default, **schema, **extra)
+        else:
+            params[key] = Param(**schema, **extra)
+    display = {"dag_display_name": pipeline.name} if pipeline.name != pipeline.dag_id else {}
+    with DAG(dag_id=pipeline.dag_id, schedule=pipeline.schedule, start_date=start_date, catchup=pipeline.catchup,
+             description=pipeline.description, tags=["datastores", "yaml", *pipeline.tags], params=params,
+             **display) as dag:
+        tasks: dict[str, Any] = {}
+        resolved: dict[str, dict[str, Any]] = {}  # node -> input -> what it stages (for input->input edges)
+        for name in _topological(pipeline):
+            node = pipeline.nodes[name]
+            inputs = _inputs(pipeline, node, tasks, resolved, outputs_of)
+            resolved[name] = inputs
+            kwargs = _step_kwargs(pipeline, node, inputs, directory)
+            if node.type == "task":
+                variants = SweepVariantsOperator(task_id=f"{node.task_id}__variants", variants=node.variants or [{}],
+                                                 swept=pipeline.swept.get(name, {}),
+                                                 task_display_name=f"{node.name}: variants")
+                mapped = {"max_active_tis_per_dag": node.max_active} if node.max_active else {}
+                task = YamlStepOperator.partial(**kwargs, **mapped).expand(variant=XComArg(variants))
+            else:
+                task = YamlStepOperator(**kwargs)
+            for edge in pipeline.edges:  # every edge orders its two nodes, whatever it carries
+                if edge.target == name:
+                    upstream = tasks[edge.source]
+                    if edge.source_kind != "output":
+                        upstream >> (variants if node.type == "task" else task)
+            tasks[name] = task
+    return dag
+
+
+def _inputs(pipeline: PipelineSpec, node: NodeSpec, tasks: dict, resolved: dict, outputs_of) -> dict[str, Any]:
+    inputs: dict[str, Any] = {}
+    for spec in node.step.inputs.values():
+        if spec.download == "on-demand":
+            continue
+        edge = next((e for e in pipeline.edges if e.target == node.name and e.target_kind == "input"
+                     and e.target_key == spec.name), None)
+        value: dict[str, Any] = {"urls": list(spec.default), "optional": spec.optional,
+                                 "keep_directories": spec.keep_directories}
+        if edge is not None and edge.source_kind == "output":
+            fed = dict(outputs_of(tasks[edge.source], edge.path))
+            fed["urls"] = list(spec.default) if node.merge_mode == "append" else []
+            if spec.keep_directories != "none":
+                fed["keep_directories"] = spec.keep_directories
+            value = fed
+        elif edge is not None and edge.source_kind == "input":
+            source = resolved.get(edge.source, {}).get(edge.source_key)
+            if source is not None:
+                value = {**source, "urls": [*(spec.default if node.merge_mode == "append" else []),
+                                            *source.get("urls", [])]}
+        if value.get("urls") or "version" in value or node.name in pipeline.input_params:
+            inputs[spec.name] = value
+    return inputs
+
+
+def _step_kwargs(pipeline: PipelineSpec, node: NodeSpec, inputs: dict, directory: str) -> dict[str, Any]:
+    step = node.step
+    kwargs: dict[str, Any] = {
+        "task_id": node.task_id, "command": step.command, "inputs": inputs, "store": step.store or pipeline.store,
+        "mounts": step.mounts, "on_input_change": step.on_input_change, "skip_if_unchanged": step.skip_if_unchanged,
+        "environment": step.environment, "cwd": directory, "doc": step.description,
+        "parameters": [P.spec_to_dict(s) for s in step.parameters.values()],
+        "parameter_sources": pipeline.sources.get(node.name, {}),
+        "input_params": pipeline.input_params.get(node.name, {}),
+        "on_demand": {s.name: list(s.default) for s in step.inputs.values() if s.download == "on-demand"},
+        "filenames": {s.name: s.filename for s in step.inputs.values() if s.filename},
+    }
+    if node.name != node.task_id:
+        kwargs["task_display_name"] = node.name
+    if step.queue:
+        kwargs["queue"] = step.queue
+    if step.time_limit:
+        kwargs["execution_timeout"] = timedelta(seconds=step.time_limit)
+    return kwargs
+
+
+def _topological(pipeline: PipelineSpec) -> list[str]:
+    order: list[str] = []
+    remaining = dict.fromkeys(pipeline.nodes)
+    while remaining:
+        for node in list(remaining):
+            if all(e.source in order for e in pipeline.edges if e.target == node):
+                order.append(node)
+                del remaining[node]
+    return order

@@ -1,0 +1,156 @@
+"""What a pipeline file says, checked and resolved: plain dataclasses, no Airflow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class ParameterSpec:
+    """A step parameter (Valohai's ``parameters`` item).
+
+    :param type: ``integer``, ``float``, ``string`` or ``flag``.
+    :param multiple: ``None``, ``"repeat"`` (pass-as once per value) or ``"separate"`` (one pass-as,
+        values joined by ``separator``).
+    """
+
+    name: str
+    type: str = "string"
+    default: Any = None
+    optional: bool = False
+    description: str | None = None
+    pass_as: str | None = None
+    pass_true_as: str | None = None
+    pass_false_as: str | None = None
+    multiple: str | None = None
+    separator: str = ","
+    choices: list | None = None
+    min: float | None = None
+    max: float | None = None
+    line: int = 0
+
+
+@dataclass
+class InputSpec:
+    """A step input. ``download`` is ``always`` (staged) or ``on-demand`` (URLs only)."""
+
+    name: str
+    default: list[str]
+    optional: bool
+    keep_directories: str
+    line: int
+    filename: str | None = None
+    download: str = "always"
+    description: str | None = None
+
+
+@dataclass
+class StepSpec:
+    """A step, or a node's copy of one after its ``override``."""
+
+    name: str
+    command: list[str]
+    inputs: dict[str, InputSpec]
+    environment: dict[str, str]
+    store: str | None
+    on_input_change: str
+    skip_if_unchanged: bool
+    mounts: list
+    description: str | None
+    line: int
+    parameters: dict[str, ParameterSpec] = field(default_factory=dict)
+    queue: str | None = None
+    time_limit: int | None = None  # seconds
+    raw: Any = None  # the step's YAML mapping, for node overrides
+
+
+@dataclass
+class TaskBlueprint:
+    """A ``- task:`` item: a parameter sweep over a step, resolved to its variants."""
+
+    name: str
+    step: str
+    variants: list[dict[str, Any]]
+    max_active: int | None
+    line: int
+
+
+@dataclass
+class Edge:
+    """``<source>.<source_kind>.<source_key>`` -> ``<target>.<target_kind>.<target_key>``.
+
+    Kinds: ``output``->``input`` (a version's files), ``input``->``input`` (the same files),
+    ``parameter``->``parameter`` (the same value), ``environment-variable``->``environment-variable``,
+    ``dependency``->``dependency`` (order only).
+    """
+
+    source: str
+    source_kind: str
+    source_key: str
+    target: str
+    target_kind: str
+    target_key: str
+    line: int
+
+    @property
+    def path(self) -> str:
+        return self.source_key if self.source_kind == "output" else ""
+
+    @property
+    def input(self) -> str:
+        return self.target_key
+
+
+@dataclass
+class NodeSpec:
+    """A pipeline node: its Airflow task id, its step after ``override``, and for a sweep its variants."""
+
+    name: str
+    task_id: str
+    step: StepSpec
+    type: str  # execution or task
+    line: int
+    merge_mode: str = "replace"
+    variants: list[dict[str, Any]] = field(default_factory=list)  # from a task blueprint
+    blueprint: str | None = None  # the ``- task:`` it runs
+    max_active: int | None = None
+
+
+@dataclass
+class ParamDef:
+    """One Airflow Param of a DAG. ``sweep``: a list of values, one mapped task per value."""
+
+    key: str
+    spec: ParameterSpec
+    default: Any
+    has_default: bool
+    description: str | None
+    sweep: bool = False
+    line: int = 0
+
+
+@dataclass
+class PipelineSpec:
+    """A pipeline (or a steps-only file's single step) ready to become one DAG.
+
+    ``sources[node][parameter]`` is the DAG Param key its value comes from; ``swept[node]`` lists the
+    parameters a sweep node maps over.
+    """
+
+    name: str
+    dag_id: str
+    nodes: dict[str, NodeSpec]
+    edges: list[Edge]
+    schedule: str | None
+    description: str | None
+    tags: list[str]
+    start_date: Any
+    catchup: bool
+    store: str | None
+    line: int
+    params: dict[str, ParamDef] = field(default_factory=dict)
+    sources: dict[str, dict[str, str]] = field(default_factory=dict)
+    swept: dict[str, dict[str, str]] = field(default_factory=dict)
+    input_params: dict[str, dict[str, str]] = field(default_factory=dict)  # steps-only DAGs
+    node_lines: dict[str, int] = field(default_factory=dict)

@@ -1,0 +1,206 @@
+"""The Airflow side of a YAML step: parameters into the command, sweeps into mapped tasks.
+
+:class:`YamlStepOperator` is a :class:`DatastoreStepOperator` that, when it runs, reads its parameter
+values (the DAG run's Params, or its sweep variant), renders them into the command and environment,
+and applies the Valohai input forms (``filename``, ``download: on-demand``, inputs given at trigger).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowException
+
+from airflow_datastores.operators.step import DatastoreStepOperator
+from airflow_datastores.pipelines import parameters as P
+
+XCOM_ON_DEMAND = "datastore_on_demand"
+
+
+class YamlStepOperator(DatastoreStepOperator):
+    """A step from a pipeline file.
+
+    :param parameters: the step's parameter specs, as plain dicts (``ParameterSpec`` fields).
+    :param parameter_sources: parameter name -> the DAG Param key its value is read from.
+    :param variant: parameter name -> value for this task (a sweep's mapped variant); wins over Params.
+        (templated)
+    :param input_params: input name -> the DAG Param key holding its URLs (steps-only DAGs).
+    :param on_demand: input name -> URLs of inputs that are not staged (``download: on-demand``).
+    :param filenames: input name -> the file name a single staged file is also given.
+    """
+
+    template_fields: Sequence[str] = (*DatastoreStepOperator.template_fields, "variant")
+
+    def __init__(
+        self,
+        *,
+        parameters: Sequence[Mapping[str, Any]] = (),
+        parameter_sources: Mapping[str, str] | None = None,
+        variant: Mapping[str, Any] | None = None,
+        input_params: Mapping[str, str] | None = None,
+        on_demand: Mapping[str, Sequence[str]] | None = None,
+        filenames: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.parameters = [dict(p) for p in parameters]
+        self.parameter_sources = dict(parameter_sources or {})
+        self.variant = dict(variant or {})
+        self.input_params = dict(input_params or {})
+        self.on_demand = {k: list(v) for k, v in (on_demand or {}).items()}
+        self.filenames = dict(filenames or {})
+        self._values: dict[str, Any] = {}
+        self._groups: dict[str, list[str]] = {}
+
+    def parameter_values(self, context: Mapping[str, Any]) -> dict[str, Any]:
+        """Each parameter's value for this run: the variant's, else the DAG run's Param."""
+        params = context.get("params") or {}
+        values: dict[str, Any] = {}
+        for spec in map(P.spec_from_dict, self.parameters):
+            if spec.name in self.variant:
+                value = self.variant[spec.name]
+            else:
+                key = self.parameter_sources.get(spec.name, spec.name)
+                value = params.get(key, spec.default)
+            value = P.normalize(spec, value)
+            problem = P.check_value(spec, value)
+            if problem:
+                raise AirflowException(f"Parameter {spec.name!r} of step {self.task_id}: {problem}. Trigger the "
+                                       "DAG with a value that fits the parameter's type and limits")
+            values[spec.name] = value
+        return values
+
+    def execute(self, context) -> Any:
+        self._values = self.parameter_values(context)
+        params = context.get("params") or {}
+        inputs = {}
+        for name, spec in dict(self.inputs).items():
+            if name in self.input_params:
+                urls = params.get(self.input_params[name])
+                spec = {**spec, "urls": P.as_list(urls)} if isinstance(spec, Mapping) else {"urls": P.as_list(urls)}
+            staged = _staging_input(name, spec)
+            versions = staged.pop("versions")
+            if len(versions) > 1:  # a sweep upstream: one version per variant, each in its own directory
+                self._groups[name] = []
+                for index, url in enumerate(versions):
+                    self._groups[name].append(f"{name}__{index}")
+                    inputs[f"{name}__{index}"] = {**staged, "urls": [url]}
+                if staged["urls"]:
+                    inputs[name] = staged
+            else:
+                inputs[name] = {**staged, "urls": [*staged["urls"], *versions]}
+        for name, key in self.input_params.items():
+            if name not in inputs and params.get(key):
+                inputs[name] = {"urls": P.as_list(params[key])}
+        self.inputs = {n: s for n, s in inputs.items() if s.get("urls") or not s.get("optional")}
+        if self.on_demand:
+            self.log.info("On-demand inputs are not staged; their URLs are in $DATASTORE_INPUT_<NAME>_URLS (one a "
+                          "line) and in XCom %r. Fetch one with: airflow_datastores.staging.stage_files("
+                          "resolve_inputs(parse_inputs({name: urls})), inputs_dir=...)", XCOM_ON_DEMAND)
+            context["ti"].xcom_push(key=XCOM_ON_DEMAND, value=[{"name": n, "urls": u}
+                                                               for n, u in self.on_demand.items()])
+        return super().execute(context)
+
+    def run_body(self, context, dirs, input_names: Sequence[str]) -> Any:
+        specs = [P.spec_from_dict(p) for p in self.parameters]
+        for name, parts in self._groups.items():
+            _gather(dirs.inputs, name, parts)
+        for name, filename in self.filenames.items():
+            _link_filename(os.path.join(dirs.inputs, name), filename, self.log)
+        config_dir = os.path.join(dirs.base, "config")
+        os.makedirs(config_dir, exist_ok=True)
+        with open(os.path.join(config_dir, "parameters.json"), "w") as handle:
+            json.dump(self._values, handle, indent=2, sort_keys=True)
+        env = {**self.environment, **P.environment(specs, self._values),
+               "VH_INPUTS_DIR": dirs.inputs, "VH_OUTPUTS_DIR": dirs.outputs, "VH_CONFIG_DIR": config_dir}
+        for name, urls in self.on_demand.items():
+            env[f"DATASTORE_INPUT_{_env_name(name)}_URLS"] = "\n".join(urls)
+        self.environment = env
+        lines = [self.command] if isinstance(self.command, str) else list(self.command)
+        self.command = P.interpolate(lines, specs, self._values)  # {parameters} is empty without any
+        if specs:
+            self.log.info("Parameters: %s", json.dumps(self._values, sort_keys=True, default=str))
+        return super().run_body(context, dirs, sorted({*input_names, *self._groups}))
+
+
+class SweepVariantsOperator(BaseOperator):
+    """Lists a sweep node's parameter variants when the run starts; the node maps over the list.
+
+    :param variants: the fixed variants (from a ``- task:`` blueprint), ``[{}]`` if none.
+    :param swept: parameter name -> the DAG Param key holding the list of values to sweep over.
+    """
+
+    ui_color = "#f2f2e6"
+
+    def __init__(self, *, variants: Sequence[Mapping[str, Any]] = ({},), swept: Mapping[str, str] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.variants = [dict(v) for v in variants] or [{}]
+        self.swept = dict(swept or {})
+
+    def execute(self, context) -> list[dict[str, Any]]:
+        from airflow_datastores.pipelines.variants import grid
+
+        params = context.get("params") or {}
+        axes = {name: P.as_list(params.get(key)) for name, key in self.swept.items()}
+        variants = grid(axes, self.variants)
+        self.log.info("%d variants: %s", len(variants), json.dumps(variants, default=str))
+        return variants
+
+
+def _staging_input(name: str, spec: Any) -> dict[str, Any]:
+    """A YAML input as staging reads it, with the references to upstream versions apart (``versions``:
+    one per variant when the upstream is a sweep)."""
+    from airflow_datastores.versioning import make_reference
+
+    if not isinstance(spec, Mapping):
+        return {"urls": P.as_list(spec)}
+    urls = list(P.as_list(spec.get("urls")))
+    versions: list[str] = []
+    if "version" in spec:
+        upstream = spec["version"]
+        records = [upstream] if isinstance(upstream, (Mapping, str)) or upstream is None else list(upstream)
+        for record in records:
+            if isinstance(record, Mapping):
+                versions.append(make_reference(dag_id=record["dag_id"], task_id=record["task_id"],
+                                           version=record["version_id"], path=spec.get("path", ""),
+                                           store=record.get("store")))
+            elif isinstance(record, str):
+                versions.append(record)
+    keep = spec.get("keep_directories", "suffix" if "version" in spec else "none")
+    result = {"urls": urls, "versions": versions, "keep_directories": keep}
+    if spec.get("optional"):
+        result["optional"] = True
+    return result
+
+
+def _gather(inputs_dir: str, name: str, parts: Sequence[str]) -> None:
+    """``<name>/<i>/...``: hard links to the files of each variant's ``<name>__<i>`` directory."""
+    for index, part in enumerate(parts):
+        source = os.path.join(inputs_dir, part)
+        for root, _, files in os.walk(source):
+            target = os.path.join(inputs_dir, name, str(index), os.path.relpath(root, source))
+            os.makedirs(target, exist_ok=True)
+            for file in files:
+                os.link(os.path.join(root, file), os.path.join(target, file))
+    os.makedirs(os.path.join(inputs_dir, name), exist_ok=True)
+
+
+def _link_filename(directory: str, filename: str, log) -> None:
+    """Give a single staged file the name the step asked for (Valohai's ``filename``), as a hard link."""
+    files = [os.path.join(root, f) for root, _, names in os.walk(directory) for f in names]
+    if len(files) != 1:
+        log.info("Input %s has %d files, so 'filename: %s' does not apply", os.path.basename(directory),
+                 len(files), filename)
+        return
+    target = os.path.join(directory, filename)
+    if os.path.abspath(files[0]) != os.path.abspath(target):
+        os.link(files[0], target)
+
+
+def _env_name(name: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in name).upper()

@@ -1,0 +1,252 @@
+"""valohai.yaml constructs load: parameters, edges, overrides, sweeps, names, input forms and notes."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import pytest
+
+from airflow_datastores.pipelines import PipelineError, load_pipelines, read_pipelines
+from airflow_datastores.pipelines import parameters as P
+from airflow_datastores.pipelines.model import ParameterSpec
+from airflow_datastores.pipelines.variants import grid, style_values
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
+CONSTRUCTS = os.path.join(FIXTURES, "valohai_constructs.yaml")
+
+
+@pytest.fixture(scope="module")
+def dags():
+    return load_pipelines(CONSTRUCTS)
+
+
+def test_names_become_ids_and_keep_their_display_names(dags):
+    dag = dags["training_pipeline"]
+    assert dag.dag_display_name == "Training Pipeline"
+    assert {t.task_id for t in dag.tasks} == {"extract", "train", "sweep-list__variants", "sweep-list",
+                                               "sweep-blueprint__variants", "sweep-blueprint", "train_model"}
+    assert dag.get_task("train_model").task_display_name == "Train Model"
+    assert dag.get_task("train_model").upstream_task_ids == {"train"}  # dependency edge
+
+
+def test_parameters_become_validated_params(dags):
+    params = dags["training_pipeline"].params
+    assert params["extract.ratio"] == 1.5
+    assert params.get_param("extract.ratio").schema == {"type": "number", "minimum": 0, "maximum": 4}
+    assert params.get_param("extract.ratio").description == "Aspect ratio"
+    assert params.get_param("extract.tag").schema == {"type": "array", "items": {"type": "string",
+                                                                                 "enum": ["a", "b", "c"]}}
+    assert params.get_param("extract.mode").schema == {"type": ["string", "null"], "enum": ["x", "y", None]}
+    assert params["extract.id"] == "123"  # a string parameter, whatever YAML read
+    # pipeline parameters replace their targets' own; a list for a task node is a sweep
+    assert params["epochs"] == 4 and "train.epochs" not in params and "sweep-list.epochs" not in params
+    assert params["rates"] == [0.5, 0.25]
+    assert params.get_param("rates").schema["type"] == "array"
+    # a parameter edge: train.ratio reads extract.ratio; an override's default
+    assert "train.ratio" not in params and params["train.learning-rate"] == 0.05
+    train = dags["training_pipeline"].get_task("train")
+    assert train.parameter_sources == {"learning-rate": "train.learning-rate", "epochs": "epochs",
+                                       "ratio": "extract.ratio"}
+
+
+def test_overrides_env_edges_inputs_and_queues(dags):
+    dag = dags["training_pipeline"]
+    train, extract = dag.get_task("train"), dag.get_task("extract")
+    assert train.environment == {"MODE": "fast", "EXTRA": "1"}  # env edge + override
+    assert train.inputs["labels"]["urls"] == ["file:///data/override-labels.csv"]
+    assert train.inputs["features"]["path"] == "*.npz"
+    assert extract.inputs["images"] == {"urls": ["file:///data/a/*.png", "file:///data/b/*.png"],
+                                        "optional": False, "keep_directories": "full"}
+    assert "big" not in extract.inputs and extract.on_demand == {"big": ["https://example.com/big.tar"]}
+    assert extract.filenames == {"labels": "labels.csv"}
+    assert extract.execution_timeout.total_seconds() == 5400
+    assert dag.get_task("sweep-list").partial_kwargs["inputs"]["labels"]["urls"] == ["file:///data/labels.csv"]
+
+
+def test_sweeps_are_mapped_over_their_variants(dags):
+    dag = dags["training_pipeline"]
+    blueprint = dag.get_task("sweep-blueprint__variants")
+    assert blueprint.variants == [{"learning-rate": lr, "epochs": e} for lr in (0.1, 0.01) for e in (1, 2, 3)]
+    assert dag.get_task("sweep-blueprint").partial_kwargs["max_active_tis_per_dag"] == 2
+    assert dag.get_task("sweep-list__variants").swept == {"learning-rate": "rates"}
+    assert blueprint.execute({"params": {}}) == blueprint.variants
+    assert dag.get_task("sweep-list__variants").execute({"params": {"rates": [1, 2]}}) == [
+        {"learning-rate": 1}, {"learning-rate": 2}]
+
+
+def test_every_valohai_only_key_is_noted_once(caplog, tmp_path):
+    caplog.set_level(logging.WARNING, logger="airflow_datastores.pipelines")
+    read_pipelines(CONSTRUCTS)
+    notes = [r.getMessage() for r in caplog.records]
+    for key in ("'image'", "'category'", "'icon'", "'source-path'", "'upload-store'", "'no-output-timeout'",
+                "'outputs'", "'widget'", "'reuse-executions'", "'on-error'", "'actions'", "'configuration'",
+                "'on-child-error'", "'environment'", "endpoint:", "'TOKEN'"):
+        assert sum(key in n for n in notes) >= 1, (key, notes)
+    assert sum("'image' of step 'Batch feature extraction'" in n for n in notes) == 1
+    assert all(n.startswith("valohai_constructs.yaml:") for n in notes)
+    assert sum("'image'" in n for n in notes) == 2  # the step's and the override's, once each
+
+
+def test_strict_mode_makes_a_note_an_error():
+    with pytest.raises(PipelineError) as err:
+        read_pipelines(CONSTRUCTS, strict=True)
+    assert str(err.value).startswith("valohai_constructs.yaml:4: 'image' of step 'Batch feature extraction'")
+    assert "strict mode" in str(err.value)
+
+
+def test_environment_queues_map_valohai_environments(monkeypatch, tmp_path):
+    monkeypatch.setenv("AIRFLOW__DATASTORES__ENVIRONMENT_QUEUES", '{"aws-eu-west-1-p2-xlarge": "gpu"}')
+    dag = load_pipelines(CONSTRUCTS)["training_pipeline"]
+    assert dag.get_task("extract").queue == "gpu"
+
+
+def test_a_steps_only_file_gives_one_manual_dag_per_step(tmp_path):
+    path = tmp_path / "valohai.yaml"
+    path.write_text("- step:\n    name: Say hello\n    image: busybox\n    command: echo {parameters}\n"
+                    "    parameters:\n      - {name: who, type: string, default: world}\n"
+                    "    inputs:\n      - {name: data}\n"
+                    "- step:\n    name: other\n    command: date\n")
+    dags = load_pipelines(str(path))
+    assert set(dags) == {"say_hello", "other"}
+    hello = dags["say_hello"]
+    assert hello.schedule is None if hasattr(hello, "schedule") else True
+    assert hello.dag_display_name == "Say hello"
+    assert hello.params["who"] == "world"
+    assert "input.data" in hello.params and hello.get_task("say_hello").input_params == {"data": "input.data"}
+
+
+def test_parameter_rendering_follows_pass_as():
+    ratio = ParameterSpec(name="ratio", type="float")
+    layers = ParameterSpec(name="layers", type="integer", multiple="separate", separator="-")
+    tags = ParameterSpec(name="tag", multiple="repeat", pass_as="-t {v}")
+    fast = ParameterSpec(name="fast", type="flag")
+    case = ParameterSpec(name="case", type="flag", pass_true_as="--ignore-case", pass_false_as="--{name}=strict")
+    unset = ParameterSpec(name="mode", optional=True)
+    specs = [ratio, layers, tags, fast, case, unset]
+    values = {"ratio": 1.5, "layers": [3, 2], "tag": ["a b", "c"], "fast": True, "case": False, "mode": None}
+    assert P.interpolate(["run {parameters}", "x {parameter:tag} {parameter-value:layers} ${HOME} {other}"],
+                         specs, values) == [
+        "run --ratio=1.5 --layers=3-2 -t 'a b' -t c --fast --case=strict",
+        "x -t 'a b' -t c 3-2 ${HOME} {other}"]
+    env = P.environment(specs, values)
+    assert env["DATASTORE_PARAMETER_LAYERS"] == "3-2" and env["DATASTORE_PARAMETER_FAST"] == "true"
+    assert "DATASTORE_PARAMETER_MODE" not in env
+
+
+def test_sweep_styles():
+    assert style_values("a", "linear", {"start": 1, "end": 2, "step": 0.5}) == [1, 1.5, 2]
+    assert style_values("a", "logspace", {"start": 0, "end": 2, "count": 3, "base": 10}) == [1, 10, 100]
+    assert style_values("a", "random", {"min": 0, "max": 1, "count": 2, "seed": 1}) == style_values(
+        "a", "random", {"min": 0, "max": 1, "count": 2, "seed": 1})
+    assert grid({"x": [1, 2]}, [{"y": 0}, {"y": 1}]) == [{"y": 0, "x": 1}, {"y": 0, "x": 2},
+                                                         {"y": 1, "x": 1}, {"y": 1, "x": 2}]
+
+
+STEP = "- step:\n    name: s\n    command: run {parameters}\n    parameters:\n      - {name: n, type: integer}\n"
+TWO = STEP + "- step:\n    name: t\n    command: x\n    inputs:\n      - {name: i}\n"
+USES_T = "- pipeline:\n    name: p\n    nodes:\n      - {name: a, type: task, task: t}\n    edges: []\n"
+PIPE = TWO + "- pipeline:\n    name: p\n    nodes:\n      - {name: a, step: s}\n      - {name: b, step: t}\n"
+
+# (YAML, line, words the message must contain)
+BAD = {
+    "deployment_node": (PIPE + "      - {name: d, type: deployment, deployment: MyDeployment}\n    edges: []\n", 16,
+                        "node 'd' of pipeline 'p' is a deployment node. Airflow does not run Valohai deployments"),
+    "datum_url": ("- step:\n    name: s\n    command: x\n    inputs:\n      - {name: i, default: 'datum://0123'}\n",
+                  5, "'datum://0123' is a Valohai datum URL"),
+    "dataset_url": (("- step:\n    name: s\n    command: x\n    inputs:\n      - name: i\n        default:\n"
+                     "          - dataset://images/latest\n"), 7, "is a Valohai dataset URL"),
+    "metadata_edge": (PIPE + "    edges:\n      - [a.metadata.best, b.parameter.n]\n", 17,
+                      "reads Valohai execution metadata"),
+    "bad_edge_kind": (PIPE + "    edges:\n      - [a.output.x, b.parameter.n]\n", 17,
+                      "goes from 'output' to 'parameter'"),
+    "parameter_to_input_edge": (PIPE + "    edges:\n      - [a.parameter.m, b.input.i]\n", 17,
+                               "goes from 'parameter' to 'input'"),
+    "param_edge_missing": (PIPE + "    edges:\n      - [a.output.*, b.input.i]\n      - [b.parameter.n, a.parameter.n]\n",
+                           18, "edge reads parameter 'n' of node 'b', but step 't' has no such parameter"),
+    "bad_param_type": ("- step:\n    name: s\n    command: x\n    parameters:\n      - {name: n, type: int}\n", 5,
+                       "type of parameter 'n' of step 's' is 'int'; use one of integer, float, string, flag"),
+    "bad_default": (("- step:\n    name: s\n    command: x\n    parameters:\n      - name: n\n        type: integer\n"
+                     "        default: many\n"), 7, "parameter 'n' of step 's': 'many' is not an integer"),
+    "above_max": (("- step:\n    name: s\n    command: x\n    parameters:\n      - {name: n, type: float, max: 1, "
+                   "default: 3}\n"), 5, "3 is more than the maximum 1"),
+    "unknown_placeholder": ("- step:\n    name: s\n    command:\n      - x\n      - run {parameter:lr}\n", 5,
+                            "uses parameter 'lr', which the step does not define"),
+    "flag_multiple": (("- step:\n    name: s\n    command: x\n    parameters:\n      - {name: f, type: flag, "
+                       "multiple: repeat}\n"), 5, "is a flag, which cannot take multiple values"),
+    "pipeline_param_target": (PIPE + "    parameters:\n      - {name: q, target: a.parameter.m}\n    edges:\n"
+                              "      - [a.output.*, b.input.i]\n", 17, "step 's' has no parameter 'm'"),
+    "task_without_sweep": (STEP + "- pipeline:\n    name: p\n    nodes:\n      - {name: a, step: s, type: task}\n"
+                           "    edges: []\n", 9, "task node 'a' of pipeline 'p' has nothing to sweep"),
+    "unknown_blueprint": (STEP + "- pipeline:\n    name: p\n    nodes:\n      - {name: a, type: task, task: swep}\n"
+                          "    edges: []\n", 9, "names task 'swep', which is not defined"),
+    "optimizer_task": (STEP + "- task:\n    name: t\n    step: s\n    type: bayesian_tpe\n    parameters: []\n"
+                       + USES_T, 9,
+                       "is a 'bayesian_tpe' task"),
+    "blueprint_rule": (STEP + "- task:\n    name: t\n    step: s\n    parameters:\n"
+                       "      - {name: n, style: linear, rules: {start: 1}}\n" + USES_T, 10,
+                       "parameter 'n' (linear) needs a number 'end'"),
+    "scheduled_required": (STEP + "- pipeline:\n    name: p\n    schedule: '@daily'\n    nodes:\n"
+                           "      - {name: a, step: s}\n    edges: []\n", 5,
+                           "runs on a schedule, but parameter 'a.n' has no default"),
+    "unknown_override_key": (PIPE.replace("{name: a, step: s}", "{name: a, step: s, override: {comand: y}}")
+                             + "    edges: []\n", 14, "unknown key 'comand' in the override of node 'a'"),
+    "bad_download": ("- step:\n    name: s\n    command: x\n    inputs:\n      - {name: i, download: lazy}\n", 5,
+                     "'download' of input 'i' of step 's' is 'lazy'; use always or on-demand"),
+    "override_bad_value": (STEP + "- pipeline:\n    name: p\n    nodes:\n      - name: a\n        step: s\n"
+                           "        override:\n          parameters:\n            - {name: n, default: x}\n"
+                           "    edges: []\n", 13, "'x' is not an integer"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_valohai_mistakes_name_the_file_and_line(case, tmp_path):
+    text, line, words = BAD[case]
+    path = tmp_path / f"{case}.yaml"
+    path.write_text(text)
+    with pytest.raises(PipelineError) as err:
+        read_pipelines(str(path))
+    message = str(err.value)
+    assert message.startswith(f"{case}.yaml:{line}: "), message
+    assert words in message, message
+
+
+def test_the_dags_serialize_as_the_dag_processor_stores_them(dags):
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    back = DagSerialization.from_dict(DagSerialization.to_dict(dags["training_pipeline"]))
+    assert len(back.tasks) == 7 and back.params["epochs"] == 4
+
+
+def test_a_task_nodes_override_can_give_the_values_to_sweep(tmp_path):
+    path = tmp_path / "sweep.yaml"
+    path.write_text(STEP + "- pipeline:\n    name: p\n    nodes:\n      - name: a\n        step: s\n        type: task\n"
+                    "        override:\n          parameters:\n            - {name: n, default: [1, 2, 3]}\n"
+                    "    edges: []\n")
+    dag = load_pipelines(str(path))["p"]
+    assert dag.params["a.n"] == [1, 2, 3]
+    assert dag.get_task("a__variants").execute({"params": {"a.n": [4, 5]}}) == [{"n": 4}, {"n": 5}]
+    path.write_text(path.read_text().replace("        type: task\n", ""))
+    with pytest.raises(PipelineError, match=r"sweep.yaml:13: .*is a list, but the parameter takes one value"):
+        read_pipelines(str(path))
+
+
+def test_a_blueprint_no_node_uses_is_only_noted(tmp_path, caplog):
+    path = tmp_path / "tasks.yaml"
+    path.write_text(STEP + "- task:\n    name: t\n    step: s\n    type: bayesian_tpe\n    parameters: []\n"
+                    "- deployment:\n    name: d\n")
+    caplog.set_level(logging.WARNING, logger="airflow_datastores.pipelines")
+    assert set(load_pipelines(str(path))) == {"s"}
+    assert any(r.getMessage().startswith("tasks.yaml:9: task 't' is used by no pipeline node, and could not run")
+               for r in caplog.records)
+    assert any(r.getMessage().startswith("tasks.yaml:11: deployment:") for r in caplog.records)
+
+
+def test_names_that_slug_alike_get_unique_ids(tmp_path):
+    path = tmp_path / "names.yaml"
+    path.write_text(STEP + "".join(f"- pipeline:\n    name: {name}\n    nodes:\n      - {{name: Run It, step: s}}\n"
+                                   "      - {name: run_it, step: s}\n    edges: []\n" for name in ("My DAG", "my dag")))
+    dags = load_pipelines(str(path))
+    assert set(dags) == {"my_dag", "my_dag_2"}
+    assert {t.task_id for t in dags["my_dag"].tasks} == {"run_it", "run_it_2"}
+    assert dags["my_dag_2"].dag_display_name == "my dag"
