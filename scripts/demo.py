@@ -124,7 +124,8 @@ def main() -> None:
     result = run([os.path.join(BIN, "airflow-datastores"), "versions"])
     say(result.stdout.rstrip() or result.stderr)
     say()
-    say(f"The files of each version are under {os.path.relpath(HOME, REPO)}/datastores/<dag>/<task>/<version>/,")
+    say(f"The files of each version are under {os.path.relpath(HOME, REPO)}/datastores/<dag>/<task>/<version>/"
+        "try-<n>-<id>/ (one directory per task attempt),")
     say("and a version exists once its manifest is in .../datastores/_manifests/. Try:")
     say(f"  AIRFLOW_HOME={os.path.relpath(HOME, REPO)} .venv/bin/airflow-datastores show {DAG_ID} train latest")
 

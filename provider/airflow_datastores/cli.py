@@ -20,7 +20,7 @@ from airflow_datastores.stores.registry import (
     locate,
     named_stores,
 )
-from airflow_datastores.units import human_size
+from airflow_datastores.units import human_size, plural
 from airflow_datastores.versioning import (
     Version,
     diff_versions,
@@ -106,7 +106,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         f"committed  {version.committed_at} on {version.hostname}",
         f"manifest   {version.manifest_url}",
         f"reference  {version.reference()}",
-        f"size       {human_size(version.total_size)} in {len(version.files)} files",
+        f"size       {human_size(version.total_size)} in {plural(len(version.files), 'file')}",
+        f"files in   {version.store.rstrip('/')}/{version.data_prefix}",
         "",
         table([(f.path, human_size(f.size), f.sha256) for f in version.files], ("PATH", "SIZE", "SHA256")),
     ])

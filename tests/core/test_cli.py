@@ -79,3 +79,16 @@ def test_console_script_is_installed(home):
     exe = os.path.join(os.path.dirname(sys.executable), "airflow-datastores")
     result = subprocess.run([exe, "stores"], capture_output=True, text=True, env=os.environ)
     assert result.returncode == 0 and "default" in result.stdout and home.root in result.stdout
+
+
+def test_show_says_one_file_and_where_the_files_are(home, capsys, tmp_path):
+    out = tmp_path / "single"
+    out.mkdir()
+    (out / "only.txt").write_bytes(b"x" * 78)
+    version = snapshot(str(out), store=home, producer=Producer(dag_id="etl", task_id="one", run_id="r1"))
+    code, text = run(capsys, "show", "etl", "one", "r1")
+    assert code == 0 and "size       78 B in 1 file\n" in text
+    files_line = next(line for line in text.splitlines() if line.startswith("files in"))
+    directory = files_line.split(None, 2)[2]
+    assert directory.endswith(f"/etl/one/r1/{version.data_prefix.split('/')[-2]}/")
+    assert os.path.isfile(directory[len("file://"):] + "only.txt")
