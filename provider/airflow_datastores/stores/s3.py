@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import threading
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import BinaryIO
 
 from airflow_datastores.stores.base import (
@@ -41,6 +43,8 @@ try:
 except ImportError as err:  # pragma: no cover - depends on the installed extras
     raise MissingExtra(scheme="s3", extra="s3") from err
 
+#: Parts of one multipart upload sent at once (each holds PART_SIZE bytes in memory).
+PARTS_IN_FLIGHT = 4
 #: Bytes per read of a response body.
 READ_PIECE = 1024 * 1024
 #: ``ChecksumX`` fields of S3's answers -> our algorithm names.
@@ -222,18 +226,27 @@ class S3Store(Store):
         upload_id = self._request(lambda: self.client.create_multipart_upload(
             Bucket=self.bucket, Key=s3_key, ChecksumAlgorithm="CRC64NVME", ChecksumType="FULL_OBJECT"),
             "start multipart upload", key)["UploadId"]
+        def send(number: int, part: bytes, crc: str) -> dict:
+            answer = self._request(lambda: self.client.upload_part(
+                Bucket=self.bucket, Key=s3_key, UploadId=upload_id, PartNumber=number, Body=part,
+                ChecksumCRC64NVME=crc), f"upload part {number}", key)
+            return {"PartNumber": number, "ETag": answer["ETag"], "ChecksumCRC64NVME": crc}
+
         try:
+            # Up to PARTS_IN_FLIGHT parts upload at once while the next is read: memory stays bounded
+            # (that many parts), and the parts are read, and hashed by the caller, in order.
+            pending: deque[Future] = deque()
             parts, size, number, part, whole = [], 0, 1, first, 0
-            while part:
-                crc = _crc64(part)
-                answer = self._request(lambda p=part, n=number, c=crc: self.client.upload_part(
-                    Bucket=self.bucket, Key=s3_key, UploadId=upload_id, PartNumber=n, Body=p,
-                    ChecksumCRC64NVME=c), f"upload part {number}", key)
-                parts.append({"PartNumber": number, "ETag": answer["ETag"], "ChecksumCRC64NVME": crc})
-                whole = crt_checksums.crc64nvme(part, whole)
-                size += len(part)
-                number += 1
-                part = read_up_to(data, PART_SIZE)
+            with ThreadPoolExecutor(max_workers=PARTS_IN_FLIGHT, thread_name_prefix="s3-part") as pool:
+                while part:
+                    whole = crt_checksums.crc64nvme(part, whole)
+                    pending.append(pool.submit(send, number, part, _crc64(part)))
+                    size, number = size + len(part), number + 1
+                    while len(pending) >= PARTS_IN_FLIGHT:
+                        parts.append(pending.popleft().result())
+                    part = read_up_to(data, PART_SIZE)
+                while pending:
+                    parts.append(pending.popleft().result())
             crc = base64.b64encode(whole.to_bytes(8, "big")).decode()
             done = self._request(lambda: self.client.complete_multipart_upload(
                 Bucket=self.bucket, Key=s3_key, UploadId=upload_id, MultipartUpload={"Parts": parts},
