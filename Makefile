@@ -12,7 +12,7 @@ venv: $(VENV)/.synced
 # uv resolves Airflow plus the cloud providers in seconds where plain pip backtracks for long.
 $(VENV)/.synced: pyproject.toml uv.lock
 	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
-	$(UV) sync --frozen --all-extras --group dev --quiet
+	$(UV) sync --frozen --all-extras --group dev --compile-bytecode --quiet
 	@touch $@
 
 demo: venv
