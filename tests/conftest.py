@@ -165,3 +165,33 @@ def airflow_db():
     if result.returncode != 0:
         raise RuntimeError(f"airflow db migrate failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
     return os.environ["AIRFLOW_HOME"]
+
+
+# Keystone v3: setup takes a minute or more, so it starts once, and only when a Keystone test asks for it.
+
+
+@pytest.fixture(scope="session")
+def keystone_server():
+    from tests.servers.keystone import KeystoneServer
+
+    server = KeystoneServer()
+    server.start()
+    _started.append(server)
+    return server
+
+
+@pytest.fixture(scope="session")
+def swift_keystone_server(keystone_server):
+    """A second Swift cluster whose proxy authenticates with Keystone v3 (connection ``test_swift_keystone``)."""
+    return _serve(SwiftServer(keystone=keystone_server), "test_swift_keystone")
+
+
+@pytest.fixture
+def swift_keystone_root(swift_keystone_server, _clear_stores) -> str:
+    import swiftclient
+
+    name = _name()
+    conn = swiftclient.Connection(**swift_keystone_server.swiftclient_kwargs())
+    conn.put_container(name)
+    conn.close()
+    return f"swift://{name}"

@@ -229,7 +229,32 @@ def test_dashboard_in_a_browser(airflow_site):
         framed.locator("a[data-airflow]").first.click()
         page.wait_for_url("**/dags/dashboard_demo/runs/**/tasks/price_report")
         expect(page.locator("body")).to_contain_text("DatastoreStepOperator")
+
+        # Admin -> Connections -> add: the Swift type brings its own form (from get_provider_info()).
+        _swift_connection_form(page)
         browser.close()
+
+
+def _swift_connection_form(page) -> None:
+    from playwright.sync_api import expect
+
+    wait = 120_000  # ms; a loaded machine answers slowly, the waits follow readiness
+    page.get_by_role("button", name="Admin").click()
+    page.get_by_role("menuitem", name="Connections").click()
+    page.wait_for_url("**/connections", timeout=wait)
+    page.get_by_role("button", name="Add Connection").click(timeout=wait)
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_role("combobox").fill("Swift", timeout=wait)
+    page.get_by_role("option", name="OpenStack Swift").click(timeout=wait)
+    labels = dialog.locator("label")
+    for label in ("Auth URL", "User name", "Password or key"):  # the standard fields, relabelled
+        expect(labels.filter(has_text=label)).to_be_visible(timeout=wait)
+    expect(labels.filter(has_text="Port")).to_have_count(0)  # hidden: the auth URL carries it
+    page.screenshot(path=os.path.join(SHOTS, "swift-connection-form.png"))
+    dialog.get_by_role("button", name="Extra Fields", exact=True).click(timeout=wait)
+    for label in ("Auth version", "Project name", "User domain", "Project domain", "Region", "CA bundle",
+                  "Skip TLS verification"):
+        expect(labels.filter(has_text=label)).to_be_visible(timeout=wait)
 
 
 def _no_secrets(body: str, secrets) -> None:

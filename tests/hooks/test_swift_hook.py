@@ -1,12 +1,9 @@
-"""SwiftHook: tempauth against the real Swift on 127.0.0.1; Keystone v3 as the arguments it builds.
-
-There is no Keystone here, so the v3 tests check the ``swiftclient.Connection`` the hook builds and what a
-missing python-keystoneclient looks like, not a v3 login.
+"""SwiftHook against the real servers on 127.0.0.1: Swift with tempauth, and Swift behind a real Keystone v3
+(``authtoken keystoneauth``); plus the ``swiftclient.Connection`` arguments it builds for a v3 connection.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import sys
@@ -95,12 +92,54 @@ def test_keystone_v3_is_the_default_and_airflow2_field_names_are_read(monkeypatc
                                "project_domain_name": "Default"}
 
 
-@pytest.mark.skipif(importlib.util.find_spec("keystoneclient") is not None, reason="python-keystoneclient installed")
-def test_keystone_v3_without_keystoneclient_says_what_to_install(monkeypatch):
-    hook = _connection(monkeypatch, "keystone", KEYSTONE)
-    ok, message = hook.test_connection()
-    assert not ok and "pip install python-keystoneclient" in message
-    assert "keystone-secret-1234" not in message
+def test_keystone_v3_connects_for_real(swift_keystone_server, keystone_server):
+    hook = SwiftHook(swift_conn_id=swift_keystone_server.conn_id)
+    conn = hook.get_conn()
+    assert (conn.authurl, conn.auth_version) == (keystone_server.auth_url, "3")
+    conn.head_account()
+    # The storage URL came from Keystone's catalog: the proxy's endpoint, the project's account.
+    assert conn.url == f"{swift_keystone_server.endpoint}/v1/{swift_keystone_server.account}"
+    conn.close()
+    assert hook.test_connection() == (True, "Connected to OpenStack Swift")
+
+
+def test_keystone_v3_wrong_password_is_refused_without_secrets(swift_keystone_server, monkeypatch, caplog):
+    bad = dict(swift_keystone_server.connection(), password="wrong-password-9876")
+    hook = _connection(monkeypatch, "bad_keystone", bad)
+    with caplog.at_level(logging.DEBUG):
+        ok, message = hook.test_connection()
+    assert not ok and "refused the credentials" in message
+    assert "wrong-password-9876" not in message and "wrong-password-9876" not in caplog.text
+    assert swift_keystone_server.password not in caplog.text
+
+
+def test_keystone_v3_without_the_keystone_libraries_says_what_to_install(swift_keystone_server, swift_server,
+                                                                         monkeypatch):
+    import swiftclient.client
+
+    # What swiftclient holds when python-keystoneclient or keystoneauth1 could not be imported.
+    monkeypatch.setattr(swiftclient.client, "ksclient_v3", None)
+    hook = SwiftHook(swift_conn_id=swift_keystone_server.conn_id)
+    with pytest.raises(MissingExtra) as err:
+        hook.get_conn()
+    message = str(err.value)
+    assert "Keystone v3" in message and "pip install 'airflow-provider-datastores[swift]'" in message
+    assert swift_keystone_server.conn_id in message
+    assert hook.test_connection() == (False, message)
+    assert swift_keystone_server.password not in message
+    monkeypatch.undo()
+    monkeypatch.setattr(swiftclient.client, "ksclient_v3", None)
+    assert SwiftHook(swift_conn_id=swift_server.conn_id).get_conn().auth_version == "1"  # tempauth needs neither
+
+
+def test_swift_extra_installs_what_keystone_v3_needs():
+    from importlib.metadata import distribution
+
+    from packaging.requirements import Requirement
+
+    requires = [Requirement(r) for r in distribution("airflow-provider-datastores").requires or []]
+    names = {r.name.lower() for r in requires if r.marker and r.marker.evaluate({"extra": "swift"})}
+    assert {"python-swiftclient", "python-keystoneclient", "keystoneauth1"} <= names
 
 
 @pytest.mark.parametrize(
@@ -122,10 +161,10 @@ def test_missing_swiftclient_names_the_extra(monkeypatch):
 
 
 def test_provider_info_declares_every_field_the_hook_reads():
-    info = get_provider_info()
-    assert {"hook-class-name": "airflow_datastores.hooks.swift.SwiftHook", "connection-type": "swift"} in (
-        info["connection-types"])
-    assert set(info["conn-fields"]["swift"]) == {"auth_version", "project_name", "user_domain_name",
-                                                 "project_domain_name", "region_name", "cacert", "insecure"}
+    (swift,) = [c for c in get_provider_info()["connection-types"] if c["connection-type"] == "swift"]
+    assert (swift["hook-class-name"], swift["hook-name"]) == ("airflow_datastores.hooks.swift.SwiftHook",
+                                                              SwiftHook.hook_name)
+    assert set(swift["conn-fields"]) == {"auth_version", "project_name", "user_domain_name",
+                                         "project_domain_name", "region_name", "cacert", "insecure"}
     assert (SwiftHook.conn_type, SwiftHook.conn_name_attr, SwiftHook.default_conn_name) == (
         "swift", "swift_conn_id", "swift_default")

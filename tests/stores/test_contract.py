@@ -1,6 +1,7 @@
 """One contract for every backend, run against the real servers on 127.0.0.1.
 
-Each writable backend (local, S3, Azure Blob, GCS, Swift) must pass every case; HTTP(S) the read ones.
+Each writable backend (local, S3, Azure Blob, GCS, Swift with tempauth and with Keystone v3) must pass every
+case; HTTP(S) the read ones.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ WRITABLE = {
     "s3": ("s3_root", "test_s3"),
     "azure": ("azure_root", "test_azure"),
     "gcs": ("gcs_root", "test_gcs"),
-    "swift": ("swift_root", "test_swift"),
+    "swift": ("swift_root", "test_swift"),  # tempauth (v1)
+    "swift-keystone": ("swift_keystone_root", "test_swift_keystone"),  # Keystone v3, authtoken + keystoneauth
 }
 LARGE = 20 * 1024 * 1024 + 3  # beyond every backend's single-request threshold
 

@@ -18,6 +18,19 @@ if TYPE_CHECKING:
 _TRUE = ("true", "1", "yes", "on")
 
 
+class KeystoneMissing(MissingExtra):
+    """A Keystone v3 connection, but python-keystoneclient or keystoneauth1 is not installed."""
+
+    def __init__(self, *, conn_id: str) -> None:
+        DataStoreError.__init__(
+            self,
+            f"Swift connection {conn_id!r} uses Keystone v3 auth, which needs python-keystoneclient and "
+            "keystoneauth1 (part of the 'swift' extra). Install them with: "
+            "pip install 'airflow-provider-datastores[swift]'",
+        )
+        self.extra = "swift"
+
+
 class SwiftHook(BaseHook):
     """Connects to OpenStack Swift with python-swiftclient.
 
@@ -26,7 +39,8 @@ class SwiftHook(BaseHook):
     *password* the password or key. Extra: ``auth_version`` (``"3"``, the default, or ``"1"`` for
     tempauth), ``project_name``, ``user_domain_name`` and ``project_domain_name`` (both default
     ``Default``), ``region_name``, ``insecure`` (skip TLS verification) and ``cacert`` (path of a CA
-    bundle). Keystone v3 needs python-keystoneclient next to python-swiftclient.
+    bundle). Keystone v3 needs python-keystoneclient and keystoneauth1 next to python-swiftclient; the
+    ``swift`` extra installs all three.
 
     :param swift_conn_id: the Airflow connection id.
     :param retries: how often swiftclient repeats a request that failed with a network error, a 5xx or
@@ -65,7 +79,12 @@ class SwiftHook(BaseHook):
             raise MissingExtra(scheme="swift", extra="swift") from err
         # swiftclient logs failed requests at INFO with the first 16 characters of the token or key.
         swiftclient.client.logger_settings["reveal_sensitive_prefix"] = 0
-        return swiftclient.Connection(**{**self._connection_kwargs, **overrides})
+        kwargs = {**self._connection_kwargs, **overrides}
+        # swiftclient imports the Keystone libraries if it can and fails only at the first request.
+        if kwargs["auth_version"] == "3" and (swiftclient.client.ksclient_v3 is None
+                                              or swiftclient.client.ksa_v3 is None):
+            raise KeystoneMissing(conn_id=self.swift_conn_id)
+        return swiftclient.Connection(**kwargs)
 
     @cached_property
     def _connection_kwargs(self) -> dict[str, Any]:
@@ -116,7 +135,5 @@ class SwiftHook(BaseHook):
             status, message = getattr(err, "http_status", None), str(getattr(err, "msg", ""))
             if status in (401, 403) or "unauthorized" in message.lower():
                 return False, "Swift refused the credentials (check user, password, project and domains)"
-            if "keystoneclient" in message:
-                return False, "Keystone v3 auth needs python-keystoneclient: pip install python-keystoneclient"
             return False, f"Cannot use Swift: {type(err).__name__}" + (f" (HTTP {status})" if status else "")
         return True, "Connected to OpenStack Swift"

@@ -1,0 +1,1 @@
+"""fsspec filesystems that Airflow's ObjectStoragePath loads through provider info ``filesystems``."""
