@@ -111,6 +111,8 @@ class Attempts:
         elapsed = time.monotonic() - self._started
         self.retries += 1
         delay = self.policy.delay(self.retries)
+        if self.policy.attempts == 1:
+            raise err
         if self.retries >= self.policy.attempts or elapsed + delay > self.policy.max_seconds:
             raise TransientError(
                 f"{err} (gave up after {self.retries} tries in {elapsed:.0f} s; the limits are "

@@ -10,11 +10,14 @@ from dataclasses import dataclass
 
 from airflow_datastores.plugin.redact import safe_text, safe_url
 from airflow_datastores.stores.base import DataStoreError, NotFound
+from airflow_datastores.retry import RetryPolicy
 from airflow_datastores.stores.registry import default_store_url, named_stores, normalize_root, open_store
+from airflow_datastores.stores.retrying import RetryingStore
 from airflow_datastores.versioning import MANIFESTS
 
 TIMEOUT = 3.0  # seconds a page waits for a store to answer
 REUSE = 15.0  # seconds an answer is reused, so reloading a page does not knock on every store again
+ONE_TRY = RetryPolicy(attempts=1)
 MAX_UNCONFIGURED = 20  # stores seen only in records (a URL given to one task) that are checked too
 
 KINDS = {"file": "Local directory", "s3": "Amazon S3", "az": "Azure Blob", "gs": "Google Cloud Storage",
@@ -96,7 +99,8 @@ def reachability(stores: Iterable[StoreRef], *, timeout: float = TIMEOUT) -> dic
 
 def _run(probe: _Probe, ref: StoreRef) -> None:
     try:
-        store = open_store(ref.url, conn_id=ref.conn_id)
+        # One try: a page says at once that a store does not answer, rather than retrying for minutes.
+        store = RetryingStore(open_store(ref.url, conn_id=ref.conn_id).inner, policy=ONE_TRY)
         if store.writable:
             next(iter(store.list(f"{MANIFESTS}/")), None)  # one listing page at most
         else:
