@@ -170,7 +170,7 @@ class InputRecord:
 
     ``changed`` is ``None`` on first use, then whether the sha256 differs from the previous run's
     record of the same URL (see :mod:`airflow_datastores.changes`). ``verified`` says what the bytes
-    were checked against when they were downloaded: ``"s3:crc64nvme"``, ``"gcs:crc32c+md5"``,
+    were checked against when they were downloaded: ``"s3:crc64nvme"``, ``"gcs:md5"``,
     ``"swift:segments"``, ``"manifest:sha256"``, or ``"size"`` when the store vouches for nothing more.
     """
 
