@@ -6,13 +6,20 @@ Output is written for people (aligned tables, human sizes); ``--json`` gives the
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from airflow_datastores.patterns import list_location
 from airflow_datastores.redaction import redact
-from airflow_datastores.retention import PurgeRule, parse_duration, purge
+from airflow_datastores.retention import (
+    PurgeRule,
+    format_duration,
+    parse_duration,
+    purge,
+)
 from airflow_datastores.stores.base import DataStoreError
 from airflow_datastores.stores.registry import (
     default_store_url,
@@ -147,23 +154,44 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 def cmd_purge(args: argparse.Namespace) -> int:
     store = get_store(args.store, conn_id=args.conn_id)
+    grace = parse_duration(args.orphans_older_than) if args.orphans_older_than != "never" else None
     rule = PurgeRule(
         keep_last=args.keep_last,
         older_than=parse_duration(args.older_than) if args.older_than else None,
         version_ids=tuple(args.version or ()),
-        orphans_older_than=parse_duration(args.orphans_older_than) if args.orphans_older_than != "never" else None,
+        orphans_older_than=grace,
     )
-    result = purge(store, rule=rule, dag_id=args.dag_id, task_id=args.task_id, dry_run=not args.yes)
-    rows = [(i.kind, f"{i.dag_id}.{i.task_id}", i.version_id, i.files, human_size(i.bytes), i.reason)
-            for i in result.items]
-    verb = "Deleted" if args.yes else "Would delete"
-    text = table(rows, ("KIND", "TASK", "VERSION", "FILES", "SIZE", "WHY")) if rows else "Nothing to purge."
-    text += f"\n\n{verb} {len(rows)} items, {human_size(result.bytes)}."
-    if not args.yes and rows:
-        text += " This was a dry run: add --yes to delete."
+    result = purge(store, rule=rule, dag_id=args.dag_id, task_id=args.task_id, all_tasks=args.all_tasks,
+                   dry_run=not args.yes)
+    headers = ("KIND", "TASK", "VERSION", "FILES", "SIZE", "WHY", "WHERE")
+
+    def rows(items):
+        return [(i.kind, f"{i.dag_id}.{i.task_id}" if i.dag_id != "-" else "-", i.version_id, i.files,
+                 human_size(i.bytes), i.reason, i.url) for i in items]
+
+    parts = [table(rows(result.items), headers) if result.items else "Nothing to purge."]
+    if result.kept:
+        parts.append(f"Kept, younger than the grace period ({format_duration(grace)}):\n"
+                     + table(rows(result.kept), headers))
+    for version_id, tasks in result.version_matches.items():
+        parts.append(f"--version {version_id} matches {plural(len(tasks), 'task')}"
+                     + (f": {', '.join(tasks)}" if tasks else ""))
+    if args.yes:
+        removed = result.removed
+        summary = f"Deleted {len(removed)} items, {human_size(sum(i.bytes for i in removed))}."
+        for item in result.failed:
+            summary += f"\nNot deleted: {item.kind} {item.url}: {item.error}"
+    else:
+        summary = f"Would delete {len(result.items)} items, {human_size(result.bytes)}."
+        if result.items:
+            summary += " This was a dry run: add --yes to delete."
+    parts.append(summary)
     _emit(args, {"dry_run": not args.yes, "bytes": result.bytes,
-                 "items": [vars(i) for i in result.items]}, text)
-    return 0
+                 "removed_bytes": sum(i.bytes for i in result.removed),
+                 "grace_period": format_duration(grace) if grace is not None else None,
+                 "items": [i.to_record() for i in result.items], "kept": [i.to_record() for i in result.kept],
+                 "version_matches": result.version_matches}, "\n\n".join(parts))
+    return 1 if result.failed else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -199,14 +227,24 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("new")
     diff.set_defaults(func=cmd_diff)
 
-    prune = sub.add_parser("purge", parents=[common], help="delete versions by rule (dry run unless --yes)")
-    prune.add_argument("--dag-id")
-    prune.add_argument("--task-id")
+    prune = sub.add_parser(
+        "purge", parents=[common], help="delete versions by rule, and what unfinished writes left (dry run unless --yes)",
+        description="Delete versions by rule, and what writes that never committed left behind: uncommitted "
+                    "attempt files, incomplete S3 multipart uploads, Swift segments without a manifest, Azure "
+                    "uncommitted blocks, local temp files. A dry run unless --yes.")
+    prune.add_argument("--dag-id", help="only this DAG's versions, attempt files and leftovers")
+    prune.add_argument("--task-id", help="only this task's (needs --dag-id)")
     prune.add_argument("--keep-last", type=int, metavar="N", help="keep the newest N versions per task")
     prune.add_argument("--older-than", metavar="AGE", help="purge versions older than e.g. 30d, 12h")
-    prune.add_argument("--version", action="append", metavar="ID", help="purge this version (repeatable)")
+    prune.add_argument("--version", action="append", metavar="ID",
+                       help="purge this version (repeatable). Version ids come from run ids, so one id is in "
+                            "every task of a run: an id that matches several tasks needs --dag-id "
+                            "(and --task-id) or --all-tasks")
+    prune.add_argument("--all-tasks", action="store_true",
+                       help="let --version purge that version in every task of every DAG that has it")
     prune.add_argument("--orphans-older-than", default="24h", metavar="AGE",
-                       help="remove uncommitted attempt files older than this (default 24h; 'never')")
+                       help="grace period: remove uncommitted attempt files and leftovers of unfinished "
+                            "writes older than this (default 24h; 'never' keeps them)")
     prune.add_argument("--yes", action="store_true", help="really delete")
     prune.set_defaults(func=cmd_purge)
     return parser
@@ -217,18 +255,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "purge" and args.task_id and not args.dag_id:
         print("error: --task-id needs --dag-id", file=sys.stderr)
         return 2
-    global _results
-    _results, sys.stdout = sys.stdout, sys.stderr
-    try:
-        return args.func(args)
-    except (DataStoreError, ValueError) as err:
-        if args.json:
-            print(json.dumps({"error": redact(str(err))}), file=_results)
-        print(f"error: {redact(str(err))}", file=sys.stderr)
-        return 1
-    finally:
-        sys.stdout = _results
+    with _results_on_stdout_only():
+        try:
+            return args.func(args)
+        except (DataStoreError, ValueError) as err:
+            if args.json:
+                print(json.dumps({"error": redact(str(err))}), file=_results)
+            print(f"error: {redact(str(err))}", file=sys.stderr)
+            return 1
 
+
+@contextlib.contextmanager
+def _results_on_stdout_only() -> Iterator[None]:
+    """While a command runs, everything but its results goes to stderr: ``sys.stdout`` and, when it is
+    the process's file descriptor 1, that descriptor too (log handlers made at import time hold it)."""
+    global _results
+    stdout = sys.stdout
+    try:
+        real = stdout.fileno() == 1
+    except (AttributeError, OSError, ValueError):
+        real = False
+    saved = None
+    if real:
+        stdout.flush()
+        saved = os.dup(1)
+        os.dup2(2, 1)
+        _results = open(saved, "w", closefd=False)  # noqa: SIM115 - flushed and dropped below
+    else:
+        _results = stdout
+    sys.stdout = sys.stderr
+    try:
+        yield
+    finally:
+        _results.flush()
+        sys.stdout = stdout
+        if saved is not None:
+            os.dup2(saved, 1)
+            os.close(saved)
+        _results = stdout
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,8 +1,16 @@
-"""Purge: delete versions by rule, and the files of attempts that never committed.
+"""Purge: delete versions by rule, and everything that writes which never committed left behind.
 
 Versions stay until purged. A version is removed manifest first, so a half-purged version is never
-visible as whole; then its files. Uncommitted attempt prefixes (crashed or losing attempts) are
-removed once they are older than a grace period, so a snapshot still uploading is left alone.
+visible as whole; then its files. What unfinished writes left is removed once it is older than a grace
+period (24 hours by default), so a snapshot still uploading is left alone:
+
+* uncommitted attempt prefixes (files of a crashed or losing attempt, no manifest names them);
+* leftovers outside the key space, as each store keeps them (:meth:`Store.leftovers`): incomplete S3
+  multipart uploads, Swift segments whose manifest was never written, Azure uncommitted blocks, local
+  temp files.
+
+A dry run lists what would go, and what is kept because it is younger than the grace period; a real
+run reports exactly what it removed.
 """
 
 from __future__ import annotations
@@ -12,7 +20,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from airflow_datastores.stores.base import DataStoreError, NotFound, ObjectInfo, Store
+from airflow_datastores.stores.base import (
+    DataStoreError,
+    Leftover,
+    NotFound,
+    ObjectInfo,
+    Store,
+)
 from airflow_datastores.versioning import MANIFESTS, list_versions, load_version
 
 log = logging.getLogger(__name__)
@@ -25,8 +39,8 @@ class PurgeRule:
     :param keep_last: keep the newest N versions of each task, purge the older ones.
     :param older_than: purge versions committed longer ago than this.
     :param version_ids: purge exactly these versions.
-    :param orphans_older_than: remove uncommitted attempt files older than this grace period;
-        ``None`` leaves them alone.
+    :param orphans_older_than: the grace period: remove uncommitted attempt files and leftovers of
+        unfinished writes older than this (default 24 hours); ``None`` leaves them all alone.
     """
 
     keep_last: int | None = None
@@ -44,9 +58,24 @@ class PurgeRule:
 
 @dataclass
 class PurgeItem:
-    """One version or one orphaned attempt that goes (or would go, in a dry run)."""
+    """One thing that goes (or would go, in a dry run), or that is kept because it is too young.
 
-    kind: str  # "version" | "orphan"
+    :param kind: ``"version"``, ``"orphan"`` (an uncommitted attempt prefix), or a leftover's kind
+        (``"multipart upload"``, ``"segments"``, ``"uncommitted blocks"``, ``"temp file"``).
+    :param dag_id: the DAG it belongs to, ``"-"`` when not known (local temp files).
+    :param task_id: the task it belongs to, ``"-"`` when not known.
+    :param version_id: the version (or uncommitted version) it belongs to, ``"-"`` when not known.
+    :param prefix: key prefix of a version's or an attempt's files; ``""`` for leftovers.
+    :param files: how many files (parts, segments, blocks) it is.
+    :param bytes: bytes it holds.
+    :param reason: why it goes, or why it is kept.
+    :param url: where it is (leftovers; versions and orphans: their prefix's URL).
+    :param modified: last written, when known (orphans and leftovers).
+    :param removed: a real run removed it.
+    :param error: why a real run could not remove it.
+    """
+
+    kind: str
     dag_id: str
     task_id: str
     version_id: str
@@ -54,16 +83,54 @@ class PurgeItem:
     files: int = 0
     bytes: int = 0
     reason: str = ""
+    url: str = ""
+    modified: datetime | None = None
+    removed: bool = False
+    error: str = ""
+    leftover: Leftover | None = field(default=None, repr=False, compare=False)
+
+    def to_record(self) -> dict:
+        """Plain JSON of this item (without the backend's handle)."""
+        record = {name: getattr(self, name) for name in (
+            "kind", "dag_id", "task_id", "version_id", "prefix", "files", "bytes", "reason", "url", "removed",
+            "error")}
+        record["modified"] = self.modified.isoformat() if self.modified else None
+        return record
 
 
 @dataclass
 class PurgeResult:
+    """What a purge selected, kept and removed.
+
+    :param items: what goes (a dry run) or was meant to go (a real run: see each item's ``removed``).
+    :param kept: uncommitted files and leftovers kept because they are younger than the grace period.
+    :param version_matches: for each version id asked for, the ``dag.task`` names it matched.
+    :param dry_run: nothing was deleted.
+    """
+
     items: list[PurgeItem] = field(default_factory=list)
+    kept: list[PurgeItem] = field(default_factory=list)
+    version_matches: dict[str, list[str]] = field(default_factory=dict)
     dry_run: bool = True
 
     @property
     def bytes(self) -> int:
+        """Bytes of everything selected."""
         return sum(i.bytes for i in self.items)
+
+    @property
+    def removed(self) -> list[PurgeItem]:
+        """The items a real run removed."""
+        return [i for i in self.items if i.removed]
+
+    @property
+    def failed(self) -> list[PurgeItem]:
+        """The items a real run could not remove."""
+        return [i for i in self.items if i.error]
+
+
+class AmbiguousVersionId(DataStoreError):
+    """A version id asked for matches versions of several tasks, and no DAG or task narrows it."""
 
 
 def purge(
@@ -72,22 +139,44 @@ def purge(
     rule: PurgeRule,
     dag_id: str | None = None,
     task_id: str | None = None,
+    all_tasks: bool = False,
     dry_run: bool = True,
     now: datetime | None = None,
     logger: logging.Logger | None = None,
 ) -> PurgeResult:
     """Select what ``rule`` purges in ``store`` (optionally one DAG or task) and delete it.
 
+    :param store: the store to purge.
+    :param rule: which versions go, and the grace period of uncommitted files and leftovers.
+    :param dag_id: only this DAG's versions, attempts and leftovers (default: all).
+    :param task_id: only this task's (needs ``dag_id``).
+    :param all_tasks: let a version id of ``rule`` purge that version in every task that has it.
+        Version ids come from run ids, so one id is in every task of a run: without ``dag_id`` or this,
+        an id that matches several tasks raises :class:`AmbiguousVersionId` and nothing is deleted.
     :param dry_run: only report what would go and how many bytes.
     :param now: the time rules are measured from (tests).
+    :param logger: where the lines about each removal go.
     """
     logger = logger or log
     now = now or datetime.now(timezone.utc)
+    if task_id and not dag_id:
+        raise ValueError(f"task_id={task_id!r} needs a dag_id: task ids are unique only within a DAG")
     result = PurgeResult(dry_run=dry_run)
     summaries = list_versions(store, dag_id=dag_id, task_id=task_id)
     by_task: dict[tuple[str, str], list] = defaultdict(list)
     for summary in summaries:
         by_task[(summary.dag_id, summary.task_id)].append(summary)
+    for version_id in rule.version_ids:
+        result.version_matches[version_id] = [f"{s.dag_id}.{s.task_id}" for s in summaries
+                                              if s.version_id == version_id]
+    ambiguous = {v: tasks for v, tasks in result.version_matches.items() if len(tasks) > 1}
+    if ambiguous and not dag_id and not all_tasks:
+        lines = "; ".join(f"{v!r} matches {len(t)} tasks: {', '.join(t)}" for v, t in ambiguous.items())
+        raise AmbiguousVersionId(
+            f"{store.root}: version id {lines}. Version ids come from run ids, so one id names a version "
+            "of every task of that run. Nothing was deleted: narrow it with --dag-id (and --task-id), or "
+            "give --all-tasks (all_tasks=True) to purge it in every task listed"
+        )
 
     committed_prefixes: set[str] = set()
     doomed = []
@@ -98,7 +187,7 @@ def purge(
             if keep_from is not None and index < keep_from:
                 reasons.append(f"not among the last {rule.keep_last}")
             if rule.older_than is not None and summary.committed and now - summary.committed > rule.older_than:
-                reasons.append(f"older than {rule.older_than}")
+                reasons.append(f"older than {format_duration(rule.older_than)}")
             if summary.version_id in rule.version_ids:
                 reasons.append("asked for by id")
             try:
@@ -111,49 +200,120 @@ def purge(
             if not reasons:
                 committed_prefixes.add(version.data_prefix)
                 continue
-            doomed.append((summary, version))
-            result.items.append(PurgeItem(
+            item = PurgeItem(
                 kind="version", dag_id=dag, task_id=task, version_id=summary.version_id,
                 prefix=version.data_prefix, files=len(version.files), bytes=version.total_size,
-                reason=", ".join(reasons),
-            ))
+                reason=", ".join(reasons), url=store.url_for(version.data_prefix),
+            )
+            doomed.append((summary, version, item))
+            result.items.append(item)
 
-    orphans: dict[str, list[ObjectInfo]] = {}
-    if rule.orphans_older_than is not None:
-        orphans = _orphans(store, dag_id=dag_id, task_id=task_id,
-                           committed=committed_prefixes | {v.data_prefix for _, v in doomed},
-                           older_than=rule.orphans_older_than, now=now)
-        for prefix, infos in orphans.items():
-            dag, task, version_id = prefix.split("/")[:3]
-            result.items.append(PurgeItem(
-                kind="orphan", dag_id=dag, task_id=task, version_id=version_id, prefix=prefix,
-                files=len(infos), bytes=sum(i.size for i in infos),
-                reason=f"uncommitted attempt older than {rule.orphans_older_than}",
-            ))
+    orphans: list[tuple[PurgeItem, list[ObjectInfo]]] = []
+    leftovers: list[PurgeItem] = []
+    grace = rule.orphans_older_than
+    if grace is not None:
+        prefix = _scope(dag_id, task_id)
+        committed = committed_prefixes | {v.data_prefix for _, v, _ in doomed}
+        for attempt, infos in _attempts(store, prefix=prefix, committed=committed).items():
+            dag, task, version_id = attempt.split("/")[:3]
+            times = [i.modified for i in infos]
+            item = PurgeItem(kind="orphan", dag_id=dag, task_id=task, version_id=version_id, prefix=attempt,
+                             files=len(infos), bytes=sum(i.size for i in infos), url=store.url_for(attempt),
+                             modified=max((t for t in times if t), default=None))
+            if all(t is not None and now - t > grace for t in times):
+                item.reason = f"uncommitted attempt, older than {format_duration(grace)}"
+                orphans.append((item, infos))
+                result.items.append(item)
+            else:
+                item.reason = _young(item.modified, grace, now)
+                result.kept.append(item)
+        for leftover in store.leftovers(prefix):
+            dag, task, version_id = _owner(leftover.key)
+            item = PurgeItem(kind=leftover.kind, dag_id=dag, task_id=task, version_id=version_id, prefix="",
+                             files=leftover.pieces, bytes=leftover.size, url=leftover.url,
+                             modified=leftover.modified, leftover=leftover)
+            if leftover.modified is not None and now - leftover.modified > grace:
+                item.reason = f"{_UNFINISHED.get(leftover.kind, 'unfinished write')}, older than " \
+                              f"{format_duration(grace)}"
+                leftovers.append(item)
+                result.items.append(item)
+            else:
+                item.reason = _young(leftover.modified, grace, now)
+                result.kept.append(item)
 
     if dry_run:
         return result
-    for summary, version in doomed:
-        store.delete(summary.manifest_key)  # first: the version stops existing as a whole
-        for info in store.list(version.data_prefix):
-            store.delete(info.key)
-        logger.info("Purged version %s of %s.%s", summary.version_id, summary.dag_id, summary.task_id)
-    for prefix, infos in orphans.items():
-        for info in infos:
-            store.delete(info.key)
-        logger.info("Removed uncommitted files under %s", store.url_for(prefix))
-    if rule.orphans_older_than is not None and hasattr(store, "remove_stale_temp_files"):
-        store.remove_stale_temp_files(older_than=rule.orphans_older_than.total_seconds())
+    for summary, version, item in doomed:
+        _remove(item, logger, lambda s=summary, v=version: _delete_version(store, s.manifest_key, v.data_prefix))
+        if item.removed:
+            logger.info("Purged version %s of %s.%s", summary.version_id, summary.dag_id, summary.task_id)
+    for item, infos in orphans:
+        _remove(item, logger, lambda infos=infos: _delete_all(store, [info.key for info in infos]))
+        if item.removed:
+            logger.info("Removed uncommitted files under %s", item.url)
+    for item in leftovers:
+        _remove(item, logger, lambda item=item: store.remove_leftover(item.leftover))
+        if item.removed:
+            logger.info("Removed %s %s (%d pieces, %d bytes)", item.kind, item.url, item.files, item.bytes)
     return result
 
 
-def _orphans(store: Store, *, dag_id: str | None, task_id: str | None, committed: set[str],
-             older_than: timedelta, now: datetime) -> dict[str, list[ObjectInfo]]:
-    """Attempt prefixes (``dag/task/version/attempt/``) that no manifest commits, all of whose files
-    are older than the grace period."""
-    prefix = f"{dag_id}/" if dag_id else ""
-    if dag_id and task_id:
-        prefix += f"{task_id}/"
+#: How the reason of a leftover that goes names it.
+_UNFINISHED = {
+    "multipart upload": "incomplete multipart upload",
+    "segments": "segments of an upload whose manifest was never written",
+    "uncommitted blocks": "blocks never committed",
+    "temp file": "partial write of a crashed writer",
+}
+
+
+def _delete_version(store: Store, manifest_key: str, data_prefix: str) -> None:
+    store.delete(manifest_key)  # first: the version stops existing as a whole
+    _delete_all(store, [info.key for info in store.list(data_prefix)])
+
+
+def _delete_all(store: Store, keys: list[str]) -> None:
+    for key in keys:
+        store.delete(key)
+
+
+def _remove(item: PurgeItem, logger: logging.Logger, remove) -> None:
+    """Run ``remove()`` for ``item`` and record whether it worked; one failure does not stop the rest."""
+    try:
+        remove()
+    except DataStoreError as err:
+        item.error = str(err)
+        logger.error("Could not remove %s %s: %s", item.kind, item.url, err)
+    else:
+        item.removed = True
+
+
+def _scope(dag_id: str | None, task_id: str | None) -> str:
+    """The key prefix of one DAG or task (``""``: the whole store)."""
+    if not dag_id:
+        return ""
+    return f"{dag_id}/{task_id}/" if task_id else f"{dag_id}/"
+
+
+def _owner(key: str | None) -> tuple[str, str, str]:
+    """``(dag, task, version)`` of a key below an attempt prefix, ``"-"`` for what it does not tell."""
+    parts = (key or "").split("/")
+    if len(parts) >= 5 and parts[3].startswith("try-"):
+        return parts[0], parts[1], parts[2]
+    if len(parts) == 4 and parts[0] == MANIFESTS:
+        return parts[1], parts[2], parts[3].removesuffix(".json")
+    return "-", "-", "-"
+
+
+def _young(modified: datetime | None, grace: timedelta, now: datetime) -> str:
+    if modified is None:
+        return "kept: the store does not say how old it is"
+    age = max(timedelta(0), now - modified)
+    return f"kept: {format_duration(age)} old, younger than the grace period {format_duration(grace)}"
+
+
+def _attempts(store: Store, *, prefix: str, committed: set[str]) -> dict[str, list[ObjectInfo]]:
+    """Attempt prefixes (``dag/task/version/attempt/``) that no manifest commits, with their files."""
     groups: dict[str, list[ObjectInfo]] = defaultdict(list)
     for info in store.list(prefix):
         if info.key.startswith(f"{MANIFESTS}/"):
@@ -161,11 +321,24 @@ def _orphans(store: Store, *, dag_id: str | None, task_id: str | None, committed
         parts = info.key.split("/")
         if len(parts) < 5 or not parts[3].startswith("try-"):
             continue  # not written by a snapshot
-        groups["/".join(parts[:4]) + "/"].append(info)
-    return {
-        p: infos for p, infos in groups.items()
-        if p not in committed and all(i.modified and now - i.modified > older_than for i in infos)
-    }
+        attempt = "/".join(parts[:4]) + "/"
+        if attempt not in committed:
+            groups[attempt].append(info)
+    return groups
+
+
+def format_duration(delta: timedelta) -> str:
+    """A duration as people write it: ``24h``, ``7d``, ``90s`` -> ``1m 30s``, ``1h 30m``."""
+    seconds = int(delta.total_seconds())
+    if seconds >= 2 * 86400 and seconds % 86400 == 0:
+        return f"{seconds // 86400}d"
+    if seconds >= 3600:
+        hours, minutes = seconds // 3600, seconds % 3600 // 60
+        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
+    if seconds >= 60:
+        minutes, rest = seconds // 60, seconds % 60
+        return f"{minutes}m {rest}s" if rest else f"{minutes}m"
+    return f"{seconds}s"
 
 
 def parse_duration(text: str) -> timedelta:

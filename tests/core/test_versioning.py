@@ -192,5 +192,6 @@ def test_killed_snapshot_leaves_no_version_and_purge_removes_its_files(store, tm
         latest_version(store, "d", "t")
     later = datetime.now(timezone.utc) + timedelta(seconds=2)
     result = purge(store, rule=PurgeRule(orphans_older_than=timedelta(seconds=1)), dry_run=False, now=later)
-    assert [(i.kind, i.version_id, i.files) for i in result.items] == [("orphan", "killed", 5)]
-    assert list(store.list("")) == []
+    # (the large file's partial write, if it had begun, is a leftover of its own: tests/core/test_purge_leftovers.py)
+    assert [(i.kind, i.version_id, i.files) for i in result.items if i.kind == "orphan"] == [("orphan", "killed", 5)]
+    assert list(store.list("")) == [] and list(store.leftovers()) == []

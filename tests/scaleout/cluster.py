@@ -13,6 +13,9 @@ import psycopg2
 from tests.servers.base import free_port, http_ok, stop_process_groups
 
 AIRFLOW = os.path.join(os.path.dirname(sys.executable), "airflow")
+#: How long a wait may take at most. Waits end as soon as their condition holds; the bound only has
+#: to be generous enough for a loaded 2-core machine (an api-server was seen to take over 120 s there).
+WAIT_SECONDS = 600.0
 
 
 class AirflowCluster:
@@ -56,7 +59,8 @@ class AirflowCluster:
         return os.path.join(self.home, f"{name}.log")
 
     def run(self, *args: str) -> str:
-        result = subprocess.run([AIRFLOW, *args], env=self.env, capture_output=True, text=True, timeout=300)
+        result = subprocess.run([AIRFLOW, *args], env=self.env, capture_output=True, text=True,
+                                timeout=WAIT_SECONDS)
         if result.returncode != 0:
             raise RuntimeError(f"airflow {' '.join(args)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
         return result.stdout
@@ -77,14 +81,22 @@ class AirflowCluster:
                        "--celery-hostname", f"worker-{queue}@%h",
                        env={"AIRFLOW__LOGGING__BASE_LOG_FOLDER": os.path.join(self.home, f"logs-{queue}")})
         self.wait(lambda: http_ok(f"http://127.0.0.1:{self.api_port}/api/v2/monitor/health",
-                                  expect=lambda status, _b: status == 200), "the api-server to answer", 120)
+                                  expect=lambda status, _b: status == 200), "the api-server to answer")
 
-    def wait(self, condition, what: str, timeout: float) -> None:
+    def wait(self, condition, what: str, *, timeout: float = WAIT_SECONDS) -> None:
+        """Poll ``condition`` each second until it holds; fail when a process exited or ``timeout``
+        seconds passed, with the end of every log.
+
+        :param condition: callable returning true once the awaited state is reached.
+        :param what: what is awaited, for the failure message.
+        :param timeout: the bound in seconds; keep the generous default (readiness ends the wait).
+        """
         deadline = time.monotonic() + timeout
         while not condition():
             dead = [n for n, p in self.processes.items() if p.poll() is not None]
             if dead or time.monotonic() > deadline:
-                raise AssertionError(f"waiting for {what}: " + (f"{dead} exited" if dead else "timed out")
+                why = f"{dead} exited" if dead else f"not done after {timeout:.0f} s"
+                raise AssertionError(f"waiting for {what}: {why}"
                                      + "\n" + self.diagnostics())
             time.sleep(1)
 

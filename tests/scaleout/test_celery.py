@@ -62,7 +62,7 @@ def cluster(s3_server, s3_root, tmp_path):
 def _run(cluster: AirflowCluster, run_id: str) -> dict[str, tuple]:
     cluster.run("dags", "trigger", DAG_ID, "--run-id", run_id)
     cluster.wait(lambda: cluster.query("select state from dag_run where run_id=%s", run_id)[0][0]
-                 in ("success", "failed"), f"run {run_id} to finish", 240)
+                 in ("success", "failed"), f"run {run_id} to finish")
     rows = cluster.query("select task_id, state, queue, hostname from task_instance where run_id=%s", run_id)
     return {task_id: (state, queue, host) for task_id, state, queue, host in rows}
 
@@ -82,7 +82,7 @@ def test_pipeline_on_two_celery_workers(cluster, s3_server):
     s3.put_object(Bucket=bucket, Key="raw/b.csv", Body=b"x\n3\n")
     started = time.monotonic()
     deployment.wait(lambda: deployment.query("select count(*) from dag where dag_id=%s", DAG_ID)[0][0] == 1,
-                    "the dag-processor to parse the DAG", 120)
+                    "the dag-processor to parse the DAG")
     deployment.run("dags", "unpause", DAG_ID)
 
     first = _run(deployment, "run-1")

@@ -27,7 +27,12 @@ from typing import Any, TypeVar
 from airflow_datastores.mounts.checks import check_mounts_reachable
 from airflow_datastores.mounts.drivers import Driver, select_driver
 from airflow_datastores.mounts.errors import MountedProcessDied
-from airflow_datastores.mounts.forwarding import LineLogger, emit_record, route_to_child_handler
+from airflow_datastores.mounts.forwarding import (
+    LineLogger,
+    emit_record,
+    route_to_child_handler,
+)
+from airflow_datastores.mounts.mount_points import FORK_GUARD, mount_points_in_use
 from airflow_datastores.mounts.namespace import (
     become_subreaper,
     die_with_parent,
@@ -116,8 +121,9 @@ def _prepare(mounts: Sequence[Mount | dict | str]) -> _Plan:
 
 
 def _run(plan: _Plan, body: _Body, *, output: LineLogger | None) -> Any:
-    _create_destinations([mount for mount, _ in plan])
-    return _fork_and_supervise(plan, body, output=output)
+    # Missing mount points are made on the worker for the task, and removed after it once no task uses them.
+    with mount_points_in_use([mount.destination for mount, _ in plan]):
+        return _fork_and_supervise(plan, body, output=output)
 
 
 def _fork_and_supervise(plan: _Plan, body: _Body, *, output: LineLogger | None) -> Any:
@@ -125,7 +131,8 @@ def _fork_and_supervise(plan: _Plan, body: _Body, *, output: LineLogger | None) 
     driver_r, driver_w = os.pipe()
     output_r, output_w = os.pipe() if output is not None else (None, None)
     parent = os.getpid()
-    pid = os.fork()
+    with FORK_GUARD:  # never while another thread holds the mount-point mutex
+        pid = os.fork()
     if pid == 0:  # the child: never returns into the caller's stack
         code = 70
         try:
@@ -229,18 +236,6 @@ def _outcome(outcome: tuple | None, status: int, pid: int) -> Any:
     raise MountedProcessDied(
         f"The task's mounted process (pid {pid}) {how} before it finished; its mounts ended with it"
     )
-
-
-def _create_destinations(mounts: list[Mount]) -> None:
-    """Create missing mount points on the worker, and leave them there afterwards.
-
-    Removing one would be unsafe: rmdir on the worker unmounts whatever another task running at the
-    same time has mounted there in its own namespace.
-    """
-    for mount in mounts:
-        if not os.path.isdir(mount.destination):
-            os.makedirs(mount.destination, mode=0o755, exist_ok=True)
-            log.info("Created the mount point %s; it stays as an empty directory", mount.destination)
 
 
 # --- in the child -----------------------------------------------------------------------------

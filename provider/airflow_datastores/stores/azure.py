@@ -13,6 +13,7 @@ from airflow_datastores.stores.base import (
     AccessDenied,
     AlreadyExists,
     DataStoreError,
+    Leftover,
     MissingExtra,
     NotFound,
     ObjectChanged,
@@ -165,6 +166,56 @@ class AzureBlobStore(Store):
             return
         except AzureError as err:
             raise self._error(err, key) from None
+
+    def leftovers(self, prefix: str = "") -> Iterator[Leftover]:
+        """Blobs that only have uncommitted blocks: a writer killed before its Put Block List. Azure drops
+        them by itself after a week; until then they are stored. (Uncommitted blocks of a blob that
+        also has committed content cannot be removed without replacing it, so they are not listed.)"""
+        start = self.prefix + check_key(prefix)
+        try:
+            committed = (p.name for p in self.container_client.list_blobs(name_starts_with=start,
+                                                                          results_per_page=1000, **_once()))
+            every = self.container_client.list_blobs(name_starts_with=start, include=["uncommittedblobs"],
+                                                     results_per_page=1000, **_once())
+            # Both listings are in name order: walk them side by side, memory stays flat.
+            name = next(committed, None)
+            for props in every:
+                while name is not None and name < props.name:
+                    name = next(committed, None)
+                if name == props.name:
+                    continue
+                key = props.name[len(self.prefix):]
+                _committed, uncommitted = self.container_client.get_blob_client(props.name).get_block_list(
+                    "uncommitted", **_once())
+                if not uncommitted:
+                    continue
+                yield Leftover(kind="uncommitted blocks", url=self.url_for(key),
+                               size=sum(block.size or 0 for block in uncommitted), key=key, pieces=len(uncommitted),
+                               modified=props.last_modified or getattr(props, "creation_time", None))
+        except AzureError as err:
+            raise self._error(err, prefix) from None
+
+    def remove_leftover(self, leftover: Leftover) -> None:
+        """Drop the uncommitted blocks of a blob that has no committed content. Where Delete Blob does not
+        reach them (Azure answers 404 for a blob never committed), an empty block list is committed,
+        create-only so no real blob is ever replaced, and that empty blob is deleted."""
+        blob = self._blob(leftover.key or "")
+        try:
+            blob.delete_blob(**_once())
+            return
+        except ResourceNotFoundError:
+            pass
+        except AzureError as err:
+            raise self._error(err, leftover.key or "") from None
+        try:
+            if not blob.get_block_list("uncommitted", **_once())[1]:
+                return  # gone already
+            done = blob.commit_block_list([], match_condition=MatchConditions.IfMissing, **_once())
+            blob.delete_blob(etag=done["etag"], match_condition=MatchConditions.IfNotModified, **_once())
+        except (ResourceNotFoundError, ResourceExistsError, ResourceModifiedError):
+            return  # gone, or committed by its writer meanwhile: not a leftover any more
+        except AzureError as err:
+            raise self._error(err, leftover.key or "") from None
 
     def close(self) -> None:
         with self._lock:

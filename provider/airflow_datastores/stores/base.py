@@ -110,7 +110,7 @@ class Vouched:
     """What a store vouches for about an object's bytes, to check a download against.
 
     :param source: what vouched, as the input record's ``verified`` says it: ``"s3:crc64nvme"``,
-        ``"gcs:crc32c+md5"``, ``"swift:segments"``; ``"size"`` when nothing but the size is known.
+        ``"gcs:crc32c"``, ``"swift:segments"``; ``"size"`` when nothing but the size is known.
     :param checksums: whole-object checksums, lower-case hex, keyed by algorithm.
     :param parts: checksums part by part, when the store keeps no whole-object checksum.
     """
@@ -118,6 +118,31 @@ class Vouched:
     source: str
     checksums: dict[str, str] = field(default_factory=dict)
     parts: PartChecksums | None = None
+
+
+@dataclass(frozen=True)
+class Leftover:
+    """Bytes a write that never finished left behind outside the key space: no key names them, yet
+    the store keeps (and may bill) them. A writer killed mid-upload leaves these; purge removes them.
+
+    :param kind: what it is, for people: ``"multipart upload"`` (S3), ``"segments"`` (Swift),
+        ``"uncommitted blocks"`` (Azure), ``"temp file"`` (local).
+    :param url: where it is, for people (never carries credentials).
+    :param size: bytes it holds.
+    :param modified: when it was started or last written; ``None`` when the store does not say
+        (purge then treats it as young and keeps it).
+    :param key: the key the unfinished write was for, when known (local temp files do not know).
+    :param pieces: how many parts, segments, blocks or files it is made of.
+    :param ref: what the backend needs to remove it (an upload id, a segment prefix, a file path).
+    """
+
+    kind: str
+    url: str
+    size: int
+    modified: datetime | None
+    key: str | None = None
+    pieces: int = 1
+    ref: str = ""
 
 
 class Store(abc.ABC):
@@ -204,6 +229,21 @@ class Store(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections. The store must not be used afterwards."""
+
+    def leftovers(self, prefix: str = "") -> Iterator[Leftover]:
+        """What unfinished writes below ``prefix`` left outside the key space, young and old alike
+        (the caller decides what is old enough to go). Backends that leave nothing yield nothing.
+
+        :param prefix: only leftovers of writes to keys starting with this; leftovers whose key is
+            unknown (local temp files) are listed only for the whole store (``""``).
+        """
+        return iter(())
+
+    def remove_leftover(self, leftover: Leftover) -> None:  # noqa: B027 - optional hook
+        """Remove one leftover that :meth:`leftovers` listed. One already gone is not an error.
+
+        :param leftover: as :meth:`leftovers` yielded it.
+        """
 
     # Conveniences built on the primitives above.
 

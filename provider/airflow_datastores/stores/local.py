@@ -16,6 +16,7 @@ from airflow_datastores.stores.base import (
     AccessDenied,
     AlreadyExists,
     DataStoreError,
+    Leftover,
     NotFound,
     ObjectChanged,
     ObjectInfo,
@@ -190,6 +191,37 @@ class LocalStore(Store):
             except FileNotFoundError:
                 continue
         return removed
+
+    def leftovers(self, prefix: str = "") -> Iterator[Leftover]:
+        """Partial writes in ``.datastore-tmp/`` (a writer killed mid-write leaves its temp file). Their
+        names do not tell which key they were for, so they are listed for the whole store only."""
+        if prefix:
+            return
+        temp_dir = os.path.join(self.path, TEMP_DIR)
+        try:
+            entries = sorted(os.scandir(temp_dir), key=lambda e: e.name)
+        except FileNotFoundError:
+            return
+        except OSError as err:
+            raise self._error(err, TEMP_DIR) from None
+        for entry in entries:
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue  # its writer finished meanwhile
+            yield Leftover(kind="temp file", url=self.url_for(f"{TEMP_DIR}/{entry.name}"), size=st.st_size,
+                           modified=datetime.fromtimestamp(st.st_mtime, tz=timezone.utc), ref=entry.path)
+
+    def remove_leftover(self, leftover: Leftover) -> None:
+        """Delete one temp file of :meth:`leftovers`."""
+        if os.path.dirname(leftover.ref) != os.path.join(self.path, TEMP_DIR):
+            raise DataStoreError(f"{leftover.url}: not a temp file of this store ({self.root}); nothing removed")
+        try:
+            os.unlink(leftover.ref)
+        except FileNotFoundError:
+            return
+        except OSError as err:
+            raise self._error(err, f"{TEMP_DIR}/{os.path.basename(leftover.ref)}") from None
 
     def delete(self, key: str) -> None:
         path = self._path(check_key(key))

@@ -7,6 +7,7 @@
 * ``list`` starts again after the last key it yielded (listings are in key order);
 * ``read`` resumes at the last byte it yielded, pinned to the identity first seen: a replaced object
   ends the read with :class:`ObjectChanged`, never with a file stitched from two contents;
+* ``leftovers`` starts again after the last one it yielded, ``remove_leftover`` is repeated as it is;
 * ``write`` is left to the backend, which repeats each of its requests (a PUT, each part, the
   commit) with the same policy, the body of each held in memory.
 """
@@ -18,7 +19,13 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from airflow_datastores import retry
-from airflow_datastores.stores.base import ObjectInfo, Store, TransientError, Vouched
+from airflow_datastores.stores.base import (
+    Leftover,
+    ObjectInfo,
+    Store,
+    TransientError,
+    Vouched,
+)
 
 
 class RetryingStore(Store):
@@ -90,6 +97,24 @@ class RetryingStore(Store):
                 return
             except TransientError as err:
                 attempts.failed(err)
+
+    def leftovers(self, prefix: str = "") -> Iterator[Leftover]:
+        attempts = self._attempts("list leftovers", prefix)
+        seen: set[tuple[str, str]] = set()
+        while True:
+            try:
+                for leftover in self.inner.leftovers(prefix):
+                    if (leftover.url, leftover.ref) in seen:
+                        continue  # yielded before the listing broke off
+                    seen.add((leftover.url, leftover.ref))
+                    yield leftover
+                return
+            except TransientError as err:
+                attempts.failed(err)
+
+    def remove_leftover(self, leftover: Leftover) -> None:
+        retry.call(lambda: self.inner.remove_leftover(leftover), what=f"remove {leftover.kind}", url=leftover.url,
+                   policy=self.policy, logger=self.logger)
 
     def read(self, key: str, *, start: int = 0, end: int | None = None,
              identity: str | None = None) -> Iterator[bytes]:

@@ -14,6 +14,7 @@ from airflow_datastores.stores.base import (
     AccessDenied,
     AlreadyExists,
     DataStoreError,
+    Leftover,
     MissingExtra,
     NotFound,
     ObjectChanged,
@@ -277,6 +278,49 @@ class S3Store(Store):
             error = self._error(err, key)
             if not isinstance(error, NotFound):
                 raise error from None
+
+    def leftovers(self, prefix: str = "") -> Iterator[Leftover]:
+        """Incomplete multipart uploads below the store's prefix: a writer killed mid-upload leaves its
+        parts stored (and billed) but invisible. Their age is that of the newest part (the start when
+        there is none), so an upload still sending parts counts as young."""
+        try:
+            paginator = self.client.get_paginator("list_multipart_uploads")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + check_key(prefix)):
+                for upload in page.get("Uploads", ()):
+                    leftover = self._incomplete_upload(upload["Key"], upload["UploadId"], upload.get("Initiated"))
+                    if leftover is not None:
+                        yield leftover
+        except (ClientError, BotoCoreError) as err:
+            raise self._error(err, prefix) from None
+
+    def _incomplete_upload(self, s3_key: str, upload_id: str, initiated) -> Leftover | None:
+        """One incomplete upload with the size and count of its parts; ``None`` once it has ended."""
+        key = s3_key[len(self.prefix):]
+        size, pieces, modified = 0, 0, initiated
+        try:
+            for page in self.client.get_paginator("list_parts").paginate(Bucket=self.bucket, Key=s3_key,
+                                                                       UploadId=upload_id):
+                for part in page.get("Parts", ()):
+                    size, pieces = size + part["Size"], pieces + 1
+                    if part.get("LastModified") and (modified is None or part["LastModified"] > modified):
+                        modified = part["LastModified"]
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") == "NoSuchUpload":
+                return None  # completed or aborted since it was listed
+            raise
+        return Leftover(kind="multipart upload", url=self.url_for(key), size=size, modified=modified, key=key,
+                        pieces=pieces, ref=upload_id)
+
+    def remove_leftover(self, leftover: Leftover) -> None:
+        """Abort the incomplete multipart upload: S3 deletes its parts."""
+        try:
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=self._key(leftover.key or ""),
+                                               UploadId=leftover.ref)
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") != "NoSuchUpload":  # gone already: done
+                raise self._error(err, leftover.key or "") from None
+        except BotoCoreError as err:
+            raise self._error(err, leftover.key or "") from None
 
     def close(self) -> None:
         with self._lock:

@@ -28,6 +28,7 @@ from airflow_datastores.stores.base import (
     AccessDenied,
     AlreadyExists,
     DataStoreError,
+    Leftover,
     MissingExtra,
     NotFound,
     ObjectChanged,
@@ -328,6 +329,64 @@ class SwiftStore(Store):
         except OSError as err:
             raise self._error(err, key) from None
 
+    def leftovers(self, prefix: str = "") -> Iterator[Leftover]:
+        """Segments of uploads whose manifest was never written (a writer killed mid-upload, or a manifest
+        refused with 412, which leaves its segments): groups ``<object name>/<upload id>/`` in the
+        segment container that no SLO of the data container points into."""
+        group: list[dict] = []
+        with self._errors(prefix):
+            try:
+                for item in self._pages(self.segment_container, self.prefix + check_key(prefix)):
+                    if group and _upload_of(item["name"]) != _upload_of(group[0]["name"]):
+                        yield from self._unreferenced(group)
+                        group = []
+                    if _upload_of(item["name"]):
+                        group.append(item)
+            except ClientException as err:
+                if err.http_status != 404:  # no segment container: nothing was ever segmented
+                    raise
+            yield from self._unreferenced(group)
+
+    def _unreferenced(self, group: list[dict]) -> Iterator[Leftover]:
+        """The leftover of one upload's segments, unless an SLO of the data container uses them."""
+        if not group:
+            return
+        name, upload = _upload_of(group[0]["name"])
+        try:
+            headers = self.conn.head_object(self.container, name)
+            if headers.get("x-static-large-object", "").lower() == "true":
+                _headers, body = self.conn.get_object(self.container, name, query_string="multipart-manifest=get")
+                mark = f"/{self.segment_container}/{name}/{upload}/"
+                if any(entry.get("name", "").startswith(mark) for entry in json.loads(body)):
+                    return  # committed: these segments are the object's bytes
+        except ClientException as err:
+            if err.http_status != 404:
+                raise
+        key = name[len(self.prefix):]
+        times = [t for t in (_parse_time(item.get("last_modified")) for item in group) if t is not None]
+        yield Leftover(kind="segments", url=f"{self.url_for(key)} (segments {upload})",
+                       size=sum(int(item["bytes"]) for item in group), modified=max(times, default=None), key=key,
+                       pieces=len(group), ref=f"{name}/{upload}/")
+
+    def remove_leftover(self, leftover: Leftover) -> None:
+        """Delete every segment (and nested manifest) of one unfinished upload."""
+        if not _upload_of(leftover.ref + "x") or not leftover.ref.startswith(self.prefix):
+            raise DataStoreError(f"{leftover.url}: not an upload's segments in this store ({self.root}); "
+                                 "nothing removed")
+        with self._errors(leftover.key or ""):
+            try:
+                names = [item["name"] for item in self._pages(self.segment_container, leftover.ref)]
+            except ClientException as err:
+                if err.http_status == 404:
+                    return
+                raise
+            for name in names:
+                try:
+                    self.conn.delete_object(self.segment_container, name)
+                except ClientException as err:
+                    if err.http_status != 404:
+                        raise
+
     def close(self) -> None:
         with self._lock:
             connections, self._connections = list(self._connections), weakref.WeakSet()
@@ -397,6 +456,15 @@ class SwiftStore(Store):
                 return getattr(err, "http_status", None) != 404
             self._container_seen = True
         return True
+
+
+def _upload_of(segment: str) -> tuple[str, str] | None:
+    """``(object name, upload id)`` of a segment name ``<object name>/<upload id>/<piece>``, as
+    :meth:`SwiftStore._put_large` names them; ``None`` for names it did not make."""
+    parts = segment.rsplit("/", 2)
+    if len(parts) != 3 or len(parts[1]) != 32 or any(c not in "0123456789abcdef" for c in parts[1]):
+        return None
+    return parts[0], parts[1]
 
 
 def _slo_etag(entries: list[dict]) -> str:
