@@ -1,7 +1,7 @@
 """Did an input change since the previous run of the same task? And what to do about it.
 
 Pure functions over records: the caller (an operator, the decorator) fetches the previous run's
-records from XCom and hands them in. "Changed" means the sha256 differs from the previous record of
+records (from Airflow's asset state store, or XCom; see ``operators/_state.py``) and hands them in. "Changed" means the sha256 differs from the previous record of
 the same source: the input URL, or for a file of an upstream step's version the DAG, task and path
 (a version's URL is new every run). A source not seen before is new (``changed=None``).
 """

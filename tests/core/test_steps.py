@@ -3,7 +3,6 @@ step, and a bind mount seen by a command and by a Python step."""
 
 from __future__ import annotations
 
-
 import pytest
 
 from airflow_datastores.stores.registry import get_store
@@ -128,3 +127,36 @@ def test_bind_mount_seen_by_command_and_python_step(airflow_db, tmp_path):
     assert xcom(run, "python_step", "return_value") == "mounted bytes"
     with open("/proc/self/mounts") as handle:
         assert "/mnt/datastores-test" not in handle.read()  # never visible outside the task
+
+
+def test_input_records_name_paths_relative_to_the_inputs_dir_and_the_run_leaves_no_directories(airflow_db, raw):
+    import json
+    import os
+
+    from airflow_datastores import config
+
+    dag = load_dag(f"""
+        import pendulum
+        from airflow.sdk import DAG
+        from airflow_datastores.operators import DatastoreStepOperator
+
+        def list_inputs(inputs_dir, outputs_dir):
+            found = sorted(str(p.relative_to(inputs_dir)) for p in inputs_dir.rglob("*") if p.is_file())
+            (outputs_dir / "found.txt").write_text("\\n".join(found))
+            return found
+
+        with DAG(dag_id="steps_record_paths", schedule=None,
+                 start_date=pendulum.datetime(2026, 1, 1, tz="UTC")) as the_dag:
+            DatastoreStepOperator(task_id="step", inputs={{"raw": "file://{raw}/*.csv"}},
+                                  python_callable=list_inputs)
+        """, "steps_record_paths")
+    run = dag.test()
+    assert task_state(run, "step") == "success"
+    found = xcom(run, "step", "return_value")
+    records = xcom(run, "step", "datastore_inputs")
+    assert sorted(r["path"] for r in records) == found == ["raw/a.csv", "raw/b.csv"]
+    manifest_inputs = versions_of("steps_record_paths", "step")[-1].inputs
+    assert sorted(r["path"] for r in manifest_inputs) == found
+    # The attempt's directory and the run, task and DAG directories it created are gone.
+    assert not os.path.exists(os.path.join(config.work_dir(), "steps_record_paths"))
+    assert json.dumps(records).count(config.work_dir()) == 0

@@ -16,40 +16,66 @@ from typing import Any
 from airflow_datastores import config
 from airflow_datastores.cache import InputCache
 from airflow_datastores.changes import all_unchanged, apply_policy, compare, unchanged_by_identity
+from airflow_datastores.operators._state import XCOM_INPUTS, previous_records
 from airflow_datastores.staging import InputRecord, StagingResult, parse_inputs, resolve_inputs, stage_files
 from airflow_datastores.stores.registry import get_store
 from airflow_datastores.versioning import Producer, Version, slug, snapshot
 
-XCOM_INPUTS = "datastore_inputs"
 XCOM_OUTPUTS = "datastore_outputs"
 
 
 @dataclass(frozen=True)
 class TaskDirs:
-    """The local directories of one task attempt."""
+    """The local directories of one task attempt.
+
+    :param base: the attempt's directory, ``<root>/<dag>/<task>/<run>[/map-<i>]/try-<n>``.
+    :param inputs: where its inputs are staged (``base/inputs``).
+    :param outputs: what it writes to become the version (``base/outputs``).
+    :param root: ``[datastores] work_dir``; :meth:`remove` prunes empty directories up to it.
+    """
 
     base: str
     inputs: str
     outputs: str
+    root: str = ""
 
     def create(self) -> TaskDirs:
-        os.makedirs(self.inputs, exist_ok=True)
-        os.makedirs(self.outputs, exist_ok=True)
+        for attempt in range(3):
+            try:
+                os.makedirs(self.inputs, exist_ok=True)
+                os.makedirs(self.outputs, exist_ok=True)
+                return self
+            except FileNotFoundError:  # another task pruned a shared parent at that moment
+                if attempt == 2:
+                    raise
         return self
 
     def remove(self) -> None:
+        """Delete the attempt's directory, then its parents (run, task, DAG) that are left empty."""
         shutil.rmtree(self.base, ignore_errors=True)
+        if not self.root:
+            return
+        root = os.path.abspath(self.root)
+        parent = os.path.dirname(os.path.abspath(self.base))
+        while parent != root and parent.startswith(root + os.sep):
+            try:
+                os.rmdir(parent)  # only succeeds when empty: another run's files are never touched
+            except OSError:
+                return
+            parent = os.path.dirname(parent)
 
 
 def task_dirs(context: Mapping[str, Any]) -> TaskDirs:
     """Inputs and outputs directories unique to this task attempt, under ``[datastores] work_dir``."""
     ti = context["ti"]
+    root = config.work_dir()
     parts = [ti.dag_id, ti.task_id, slug(ti.run_id)]
     if getattr(ti, "map_index", -1) >= 0:
         parts.append(f"map-{ti.map_index}")
     parts.append(f"try-{ti.try_number}")
-    base = os.path.join(config.work_dir(), *parts)
-    return TaskDirs(base=base, inputs=os.path.join(base, "inputs"), outputs=os.path.join(base, "outputs"))
+    base = os.path.join(root, *parts)
+    return TaskDirs(base=base, inputs=os.path.join(base, "inputs"), outputs=os.path.join(base, "outputs"),
+                    root=root)
 
 
 def producer(context: Mapping[str, Any]) -> Producer:
@@ -65,19 +91,6 @@ def producer(context: Mapping[str, Any]) -> Producer:
     )
 
 
-def previous_records(context: Mapping[str, Any]) -> list[dict] | None:
-    """This task's input records from its newest earlier successful run (pulled before pushing)."""
-    ti = context["ti"]
-    map_index = getattr(ti, "map_index", -1)
-    value = ti.xcom_pull(
-        task_ids=ti.task_id, key=XCOM_INPUTS, include_prior_dates=True,
-        map_indexes=map_index if map_index is not None else -1,
-    )
-    if isinstance(value, list) and value and isinstance(value[0], list):  # several map indexes
-        value = value[0]
-    return value if isinstance(value, list) else None
-
-
 class SkipUnchanged(Exception):
     """Every input is byte-identical to the previous run's; the caller raises AirflowSkipException."""
 
@@ -90,8 +103,13 @@ def stage_for_task(
     on_input_change: str,
     skip_if_unchanged: bool,
     logger: logging.Logger,
+    conn_id: str | None = None,
 ) -> StagingResult:
     """Stage a task's inputs, compare them with its previous run, and apply the change policy.
+
+    The previous run's records come from :func:`~airflow_datastores.operators._state.previous_records`
+    (the asset state store, else XCom); ``conn_id`` is the store's connection, used when they must be
+    read from the previous version's manifest.
 
     :raises SkipUnchanged: ``skip_if_unchanged`` and nothing changed (decided from store metadata
         alone when every identity matches, so nothing is downloaded).
@@ -99,7 +117,7 @@ def stage_for_task(
     """
     ti = context["ti"]
     files = resolve_inputs(parse_inputs(inputs))
-    previous = previous_records(context)
+    previous = previous_records(context, conn_id=conn_id)
     if skip_if_unchanged and unchanged_by_identity(files, previous):
         raise SkipUnchanged(
             f"Skipping: all {len(files)} input files are unchanged since run "
@@ -128,8 +146,31 @@ def stage_for_task(
     return result
 
 
-def push_inputs(context: Mapping[str, Any], records: Sequence[InputRecord]) -> list[dict]:
-    value = [r.to_dict() for r in records]
+def record_dicts(records: Sequence[InputRecord], *, inputs_dir: str) -> list[dict]:
+    """The records as plain JSON, each ``path`` relative to the inputs directory (``table/a.csv``).
+
+    The inputs directory belongs to one task attempt and a step removes it when it ends, so an
+    absolute path would name a file that is gone; relative to wherever the inputs are staged, the
+    path stays true (it is also the file's place under ``DATASTORE_INPUTS`` in the next run).
+    """
+    values = []
+    for record in records:
+        value = record.to_dict()
+        value["path"] = _relative(record.path, inputs_dir)
+        values.append(value)
+    return values
+
+
+def _relative(path: str, inputs_dir: str) -> str:
+    if not path or not os.path.isabs(path):
+        return path
+    rel = os.path.relpath(path, inputs_dir)
+    return path if rel == os.pardir or rel.startswith(os.pardir + os.sep) else rel.replace(os.sep, "/")
+
+
+def push_inputs(context: Mapping[str, Any], records: Sequence[Mapping]) -> list[dict]:
+    """Push the records (from :func:`record_dicts`) to XCom as ``datastore_inputs``."""
+    value = [dict(r) for r in records]
     context["ti"].xcom_push(key=XCOM_INPUTS, value=value)
     return value
 
@@ -140,15 +181,18 @@ def commit_for_task(
     outputs_dir: str,
     store: str | None,
     conn_id: str | None,
-    inputs: Sequence[InputRecord] = (),
+    inputs: Sequence[Mapping] = (),
     logger: logging.Logger,
 ) -> Version:
-    """Snapshot ``outputs_dir`` as this task run's version, push its record, and announce the asset."""
+    """Snapshot ``outputs_dir`` as this task run's version, push its record, and announce the asset.
+
+    :param inputs: the run's input records (from :func:`record_dicts`), kept in the manifest.
+    """
     version = snapshot(
         outputs_dir,
         store=get_store(store, conn_id=conn_id),
         producer=producer(context),
-        inputs=[r.to_dict() for r in inputs],
+        inputs=[dict(r) for r in inputs],
         max_concurrency=config.max_concurrency(),
         logger=logger,
     )

@@ -7,10 +7,11 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_datastores.operators._lineage import LineageMixin, TaskLineage, output_pairs
 from airflow_datastores.operators._runtime import commit_for_task, datastore_asset
 
 
-class SnapshotOutputsOperator(BaseOperator):
+class SnapshotOutputsOperator(LineageMixin, BaseOperator):
     """Upload everything under ``outputs_dir`` to the store as this task's new version.
 
     The version's record (id, manifest URL, files with md5/sha1/sha256) is returned and pushed to XCom
@@ -39,4 +40,5 @@ class SnapshotOutputsOperator(BaseOperator):
         version = commit_for_task(
             context, outputs_dir=self.outputs_dir, store=self.store, conn_id=self.conn_id, logger=self.log
         )
+        self._lineage = TaskLineage(outputs=output_pairs(version), conn_id=self.conn_id)
         return version.to_record()

@@ -9,15 +9,24 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowSkipException
 
 from airflow_datastores.changes import check_policy
-from airflow_datastores.operators._runtime import SkipUnchanged, push_inputs, stage_for_task, task_dirs
+from airflow_datastores.operators._lineage import LineageMixin, TaskLineage, input_pairs
+from airflow_datastores.operators._runtime import (
+    SkipUnchanged,
+    push_inputs,
+    record_dicts,
+    stage_for_task,
+    task_dirs,
+)
 
 
-class StageInputsOperator(BaseOperator):
+class StageInputsOperator(LineageMixin, BaseOperator):
     """Download, hash and verify the named inputs into a local directory, and record them.
 
     The records (md5, sha1, sha256, store identity, whether each changed since the previous run) go to
-    XCom as ``datastore_inputs``; the return value is ``{"inputs_dir": ..., "files": {name: [paths]}}``
-    for the tasks after it (on the same worker, or with a shared file system).
+    XCom as ``datastore_inputs``, each ``path`` relative to the inputs directory; the return value is
+    ``{"inputs_dir": ..., "files": {name: [absolute paths]}}`` for the tasks after it (on the same
+    worker, or with a shared file system). This operator does not remove the directory: the tasks
+    after it read from it.
 
     :param inputs: input name -> URL, wildcard or list of them (``s3://``, ``az://``, ``gs://``,
         ``swift://``, ``http(s)://``, ``file://``, ``datastore://`` references). (templated)
@@ -60,7 +69,8 @@ class StageInputsOperator(BaseOperator):
             )
         except SkipUnchanged as skip:
             raise AirflowSkipException(str(skip)) from None
-        push_inputs(context, staged.records)
+        records = push_inputs(context, record_dicts(staged.records, inputs_dir=staged.inputs_dir))
+        self._lineage = TaskLineage(inputs=input_pairs(records))
         files: dict[str, list[str]] = {}
         for record in staged.records:
             files.setdefault(record.name, []).append(record.path)

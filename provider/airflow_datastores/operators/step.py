@@ -13,18 +13,21 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowSkipException
 
 from airflow_datastores.changes import check_policy
+from airflow_datastores.operators._lineage import LineageMixin, TaskLineage, input_pairs, output_pairs
 from airflow_datastores.operators._runtime import (
     SkipUnchanged,
     TaskDirs,
     commit_for_task,
     datastore_asset,
     push_inputs,
+    record_dicts,
     stage_for_task,
     task_dirs,
 )
+from airflow_datastores.operators._state import save_records
 
 
-class DatastoreStepOperator(BaseOperator):
+class DatastoreStepOperator(LineageMixin, BaseOperator):
     """One pipeline step: stage its inputs, run its body, commit its outputs as a new version.
 
     In that order: a body that fails commits nothing. The body is either a shell ``command`` or a
@@ -53,6 +56,9 @@ class DatastoreStepOperator(BaseOperator):
     :param environment: extra environment variables for the command. (templated)
     :param cwd: working directory of the command; default: a scratch directory of this attempt.
         (templated)
+
+    With the OpenLineage provider, each staged file is reported as an input dataset and each file of
+    the committed version as an output dataset (``get_openlineage_facets_on_complete``).
     """
 
     template_fields: Sequence[str] = ("command", "op_kwargs", "inputs", "store", "environment", "cwd")
@@ -114,16 +120,21 @@ class DatastoreStepOperator(BaseOperator):
                     on_input_change=self.on_input_change,
                     skip_if_unchanged=self.skip_if_unchanged,
                     logger=self.log,
+                    conn_id=self.conn_id,
                 )
             except SkipUnchanged as skip:
                 raise AirflowSkipException(str(skip)) from None
             input_names = sorted({r.name for r in staged.records} | _input_names(self.inputs))
             result = self.run_body(context, dirs, input_names)
+            records = record_dicts(staged.records, inputs_dir=dirs.inputs)
             version = commit_for_task(
                 context, outputs_dir=dirs.outputs, store=self.store, conn_id=self.conn_id,
-                inputs=staged.records, logger=self.log,
+                inputs=records, logger=self.log,
             )
-            push_inputs(context, staged.records)
+            push_inputs(context, records)
+            save_records(context, records, version=version.to_record())
+            self._lineage = TaskLineage(inputs=input_pairs(records), outputs=output_pairs(version),
+                                        conn_id=self.conn_id)
             return version.to_record() if self.python_callable is None else result
         finally:
             dirs.remove()
