@@ -250,3 +250,21 @@ def test_names_that_slug_alike_get_unique_ids(tmp_path):
     assert set(dags) == {"my_dag", "my_dag_2"}
     assert {t.task_id for t in dags["my_dag"].tasks} == {"run_it", "run_it_2"}
     assert dags["my_dag_2"].dag_display_name == "my dag"
+
+
+def test_a_bad_third_mount_is_named_by_its_index_and_line(tmp_path):
+    from airflow_datastores.pipelines import PipelineError, read_pipelines
+
+    path = tmp_path / "mounts.yaml"
+    path.write_text(
+        "- step:\n"
+        "    name: prep\n"
+        "    command: ls /a /b\n"
+        "    mounts:\n"
+        "      - {source: /srv/a, destination: /a}\n"
+        "      - {source: /srv/b, destination: /b}\n"
+        "      - {source: /srv/c, destination: relative/path}\n"
+    )
+    with pytest.raises(PipelineError) as err:
+        read_pipelines(str(path))
+    assert str(err.value).startswith("mounts.yaml:7:") and "mounts[2].destination" in str(err.value), str(err.value)

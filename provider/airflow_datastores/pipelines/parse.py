@@ -356,11 +356,13 @@ class Reader:
         if mounts:
             from airflow_datastores.mounts import MountError, parse_mounts
 
-            for item, item_line in zip(mounts, mounts.item_lines):
+            for index, (item, item_line) in enumerate(zip(mounts, mounts.item_lines)):
                 try:
                     parse_mounts([dict(item) if isinstance(item, dict) else item])
                 except (MountError, ValueError, TypeError) as err:
-                    raise self.error(item_line, f"mount of {what}: {err}") from None
+                    # Parsed one by one (for the line): the message names the item by its own index.
+                    message = str(err).replace("mounts[0]", f"mounts[{index}]", 1)
+                    raise self.error(item_line, f"mount of {what}: {message}") from None
         time_limit = None
         if body.get("time-limit") is not None:
             time_limit = duration(body["time-limit"])
