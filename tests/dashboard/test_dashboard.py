@@ -111,14 +111,14 @@ def airflow_site():
         server = None
         try:
             while not migrated.exists():
-                assert runs.poll() is None and time.monotonic() - started < 120, (root / "runs.log").read_text()[-4000:]
+                assert runs.poll() is None and time.monotonic() - started < 600, (root / "runs.log").read_text()[-4000:]
                 time.sleep(0.2)
             server = subprocess.Popen([AIRFLOW, "api-server", "--host", "127.0.0.1", "--port", str(port),
                                        "--workers", "1"], env=env, stdout=log, stderr=subprocess.STDOUT,
                                       start_new_session=True)
-            assert runs.wait(timeout=180) == 0, (root / "runs.log").read_text()[-4000:]
+            assert runs.wait(timeout=600) == 0, (root / "runs.log").read_text()[-4000:]
             while not http_ok(f"{base}/api/v2/monitor/health", expect=lambda status, _body: status == 200):
-                assert server.poll() is None and time.monotonic() - started < 180, \
+                assert server.poll() is None and time.monotonic() - started < 900, \
                     (root / "api-server.log").read_text()[-3000:]
                 time.sleep(0.3)
             print(f"Airflow home, two DAG runs and the API server ready in {time.monotonic() - started:.1f} s")
@@ -138,6 +138,10 @@ def _get(url: str, headers: dict | None = None) -> tuple[int, bytes]:
 
 ROUTES = ("/datastores/", "/datastores/versions", "/datastores/changes", "/datastores/api/stores",
           "/datastores/api/versions", "/datastores/api/changes", "/datastores/api/openapi.json")
+
+
+#: How long a page may take to show what a test waits for (the playwright default is 5 s).
+WAIT_MS = 120_000
 
 
 @pytest.mark.slow
@@ -160,6 +164,10 @@ def test_dashboard_in_a_browser(airflow_site):
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 900})
+        # A loaded machine answers slowly: every wait follows readiness, bounded generously.
+        page.set_default_timeout(WAIT_MS)
+        page.set_default_navigation_timeout(WAIT_MS)
+        expect.set_options(timeout=WAIT_MS)
 
         # Log in through Airflow's own login page; the dashboard is framed by the Airflow UI, under Browse.
         page.goto(f"{base}/plugin/datastores")
