@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from airflow_datastores.pipelines import parameters as P
-from airflow_datastores.pipelines.model import NodeSpec, PipelineSpec
+from airflow_datastores.pipelines.model import NodeSpec, PipelineSpec, topological_order
 
 
 def build_dag(pipeline: PipelineSpec, *, directory: str):
@@ -35,7 +35,7 @@ def build_dag(pipeline: PipelineSpec, *, directory: str):
              **display) as dag:
         tasks: dict[str, Any] = {}
         resolved: dict[str, dict[str, Any]] = {}  # node -> input -> what it stages (for input->input edges)
-        for name in _topological(pipeline):
+        for name in topological_order(pipeline):
             node = pipeline.nodes[name]
             inputs = _inputs(pipeline, node, tasks, resolved, outputs_of)
             resolved[name] = inputs
@@ -102,13 +102,3 @@ def _step_kwargs(pipeline: PipelineSpec, node: NodeSpec, inputs: dict, directory
         kwargs["execution_timeout"] = timedelta(seconds=step.time_limit)
     return kwargs
 
-
-def _topological(pipeline: PipelineSpec) -> list[str]:
-    order: list[str] = []
-    remaining = dict.fromkeys(pipeline.nodes)
-    while remaining:
-        for node in list(remaining):
-            if all(e.source in order for e in pipeline.edges if e.target == node):
-                order.append(node)
-                del remaining[node]
-    return order

@@ -154,3 +154,16 @@ class PipelineSpec:
     swept: dict[str, dict[str, str]] = field(default_factory=dict)
     input_params: dict[str, dict[str, str]] = field(default_factory=dict)  # steps-only DAGs
     node_lines: dict[str, int] = field(default_factory=dict)
+
+
+def topological_order(pipeline: PipelineSpec) -> list[str]:
+    """The pipeline's node names, each after every node it has an edge from (the edges were checked
+    for cycles when the file was read)."""
+    order: list[str] = []
+    remaining = dict.fromkeys(pipeline.nodes)
+    while remaining:
+        for node in list(remaining):
+            if all(e.source in order for e in pipeline.edges if e.target == node):
+                order.append(node)
+                del remaining[node]
+    return order

@@ -22,6 +22,7 @@ from airflow_datastores.pipelines.model import (
     PipelineSpec,
     StepSpec,
     TaskBlueprint,
+    topological_order,
 )
 from airflow_datastores.pipelines.variants import SEARCHES, SweepError, grid, style_values
 from airflow_datastores.pipelines.yamlfile import List, Map, PipelineError, load_yaml, merged
@@ -749,7 +750,7 @@ class Reader:
             defs[name] = ParamDef(key=name, spec=first, default=item.get(default_key) if has_default else first.default,
                                   has_default=has_default or first.default is not None or first.optional,
                                   description=item.get("description") or first.description, line=item_line)
-        order = self.topological(pipeline)
+        order = topological_order(pipeline)
         for node_name in order:  # parameter edges: the target reads the source's value
             for edge in pipeline.edges:
                 if edge.target == node_name and edge.target_kind == "parameter":
@@ -791,15 +792,6 @@ class Reader:
                                                   "give it one")
             pipeline.params[key] = definition
 
-    def topological(self, pipeline: PipelineSpec) -> list[str]:
-        order: list[str] = []
-        remaining = dict.fromkeys(pipeline.nodes)
-        while remaining:
-            for node in list(remaining):
-                if all(e.source in order for e in pipeline.edges if e.target == node):
-                    order.append(node)
-                    del remaining[node]
-        return order
 
     def step_pipeline(self, step: StepSpec, taken: set[str]) -> PipelineSpec:
         """A steps-only file: a manually triggered DAG of one step, its parameters and inputs as Params."""
