@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import os
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -26,7 +25,6 @@ from airflow_datastores.stores.base import (
 
 #: Partial writes live here, outside the key space, so a crash mid-write leaves nothing under any key.
 TEMP_DIR = ".datastore-tmp"
-_STALE_TEMP_SECONDS = 24 * 3600
 
 
 class LocalStore(Store):
@@ -173,24 +171,6 @@ class LocalStore(Store):
                     yield from self._walk(key, seen)
             elif entry.is_file():
                 yield self._info(key, entry.stat())
-
-    def remove_stale_temp_files(self, *, older_than: float = _STALE_TEMP_SECONDS) -> int:
-        """Delete partial writes left by crashed writers; returns how many went."""
-        temp_dir = os.path.join(self.path, TEMP_DIR)
-        removed = 0
-        try:
-            entries = list(os.scandir(temp_dir))
-        except FileNotFoundError:
-            return 0
-        now = time.time()
-        for entry in entries:
-            try:
-                if now - entry.stat().st_mtime > older_than:
-                    os.unlink(entry.path)
-                    removed += 1
-            except FileNotFoundError:
-                continue
-        return removed
 
     def leftovers(self, prefix: str = "") -> Iterator[Leftover]:
         """Partial writes in ``.datastore-tmp/`` (a writer killed mid-write leaves its temp file). Their
