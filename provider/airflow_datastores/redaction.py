@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+#: ``user[:password]@`` right after a ``//`` (what :func:`remove_userinfo` drops).
+_ANY_USERINFO = re.compile(r"(?<=//)[^/@\s]+@")
 _USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^/@\s:'\"]*)(?::[^/@\s'\"]*)?@")
 
 
@@ -17,6 +19,11 @@ def redact(text: str) -> str:
     """``text`` with the password of every ``scheme://user:password@`` replaced by ``***``."""
     return _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:***@" if m.group(0).count(":") > 1
                          else m.group(0), text)
+
+
+def remove_userinfo(text: str) -> str:
+    """``text`` with the whole user info of every URL removed (pages show where, never who)."""
+    return _ANY_USERINFO.sub("", text)
 
 
 def split_userinfo(url: str) -> tuple[str, tuple[str, str] | None]:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit, urlunsplit
 
-_USERINFO = re.compile(r"(?<=//)[^/@\s]+@")
+from airflow_datastores.redaction import remove_userinfo
+
 _QUERY = re.compile(r"(\w+://[^\s?#'\"]*)\?[^\s'\"]*?(?=[:,;.)\]]*(?:[\s'\"]|$))")
 
 
@@ -21,15 +22,14 @@ def safe_url(url: str | None) -> str | None:
         parts = urlsplit(url)
     except ValueError:
         return "(unreadable URL)"
-    netloc = parts.netloc.rsplit("@", 1)[-1]
-    clean = urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    clean = urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
     return clean + ("?…" if parts.query else "")
 
 
 def safe_text(text: str, *, limit: int = 300) -> str:
     """One line of ``text`` for a page: first line, URLs made safe, secrets Airflow masks replaced."""
     line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
-    line = _USERINFO.sub("", line)
+    line = remove_userinfo(line)
     line = _QUERY.sub(lambda m: m.group(1) + "?…", line)
     line = _mask(line)
     return line if len(line) <= limit else line[: limit - 1] + "…"
