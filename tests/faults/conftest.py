@@ -8,6 +8,7 @@ objects up, or to replace one mid-download), and the request patterns of each re
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import urllib.parse
@@ -187,3 +188,22 @@ def faulty(request) -> Faulty:
     made.proxy.clear()
     yield made
     made.proxy.clear()
+
+
+class _Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+@pytest.fixture
+def log():
+    """The messages the task's logger (``faults``) got, whatever Airflow did to the root logger."""
+    handler, logger = _Lines(), logging.getLogger("faults")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    yield handler.lines
+    logger.removeHandler(handler)

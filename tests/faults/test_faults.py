@@ -36,25 +36,6 @@ def _payload(size: int, seed: bytes = b"x") -> bytes:
     return (block * (size // len(block) + 1))[:size]
 
 
-class _Lines(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
-
-
-@pytest.fixture
-def log():
-    """The messages the task's logger (``faults``) got, whatever Airflow did to the root logger."""
-    handler, logger = _Lines(), logging.getLogger("faults")
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    yield handler.lines
-    logger.removeHandler(handler)
-
-
 def _store(faulty):
     return open_store(faulty.root, conn_id=faulty.conn_id)
 

@@ -9,6 +9,7 @@ import pytest
 
 from airflow_datastores.pipelines import PipelineError, load_pipelines, read_pipelines
 from airflow_datastores.pipelines import parameters as P
+from tests.pipelines.test_yaml_pipelines import assert_mistake
 from airflow_datastores.pipelines.model import ParameterSpec
 from airflow_datastores.pipelines.variants import grid, style_values
 
@@ -201,14 +202,7 @@ BAD = {
 
 @pytest.mark.parametrize("case", sorted(BAD))
 def test_valohai_mistakes_name_the_file_and_line(case, tmp_path):
-    text, line, words = BAD[case]
-    path = tmp_path / f"{case}.yaml"
-    path.write_text(text)
-    with pytest.raises(PipelineError) as err:
-        read_pipelines(str(path))
-    message = str(err.value)
-    assert message.startswith(f"{case}.yaml:{line}: "), message
-    assert words in message, message
+    assert_mistake(tmp_path, case, *BAD[case])
 
 
 def test_the_dags_serialize_as_the_dag_processor_stores_them(dags):

@@ -68,9 +68,9 @@ BAD = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(BAD))
-def test_mistakes_name_the_file_and_line(case, tmp_path):
-    text, line, words = BAD[case]
+def assert_mistake(tmp_path, case: str, text: str, line: int, words: str) -> None:
+    """Reading ``text`` as ``<case>.yaml`` fails with a message that starts with ``<case>.yaml:<line>:``
+    and says ``words``."""
     path = tmp_path / f"{case}.yaml"
     path.write_text(text)
     with pytest.raises(PipelineError) as err:
@@ -79,6 +79,11 @@ def test_mistakes_name_the_file_and_line(case, tmp_path):
     assert message.startswith(f"{case}.yaml:{line}: "), message
     assert words in message, message
     assert "Traceback" not in message
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_mistakes_name_the_file_and_line(case, tmp_path):
+    assert_mistake(tmp_path, case, *BAD[case])
 
 
 def test_relative_file_urls_and_the_dag_shape(tmp_path):
