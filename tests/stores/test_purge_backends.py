@@ -4,6 +4,7 @@ with its size, kept while younger than the grace period, then removed, and nothi
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -70,7 +71,7 @@ def test_killed_snapshot_leftovers_are_listed_kept_while_young_then_removed(back
 
     kill_snapshot_mid_upload(store, tmp_path, conn_id=store.conn_id,
                              uploading=lambda: any(size for size in _new(raw(store), committed).values()))
-    left = _new(raw(store), committed)
+    left = _settled(lambda: _new(raw(store), committed))
     assert left and list_versions(store) == []
 
     # Young (the default grace period, 24 h): listed as kept, nothing removed.
@@ -92,6 +93,20 @@ def test_killed_snapshot_leftovers_are_listed_kept_while_young_then_removed(back
     assert raw(store) == committed and list(store.leftovers()) == []
     assert [i.key for i in store.list("")] == ["keep/big.bin"]
     assert store.read_bytes("keep/big.bin") == PatternReader(20 * 1024 * 1024 + 3).read()
+
+
+def _settled(look, *, timeout: float = 120, pause: float = 0.5) -> dict:
+    """What ``look()`` answers once two answers ``pause`` apart agree: a part, block or segment whose
+    body reached the server before the SIGKILL is still being stored after the client is gone."""
+    deadline = time.monotonic() + timeout
+    before = look()
+    while True:
+        time.sleep(pause)
+        now = look()
+        if now == before:
+            return now
+        assert time.monotonic() < deadline, f"the leftovers still changed after {timeout} s: {now}"
+        before = now
 
 
 def _new(now: dict, before: dict) -> dict:
