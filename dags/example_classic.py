@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pendulum
 from airflow.sdk import DAG
+from example_data import data_dir
 
 from airflow_datastores.operators import DatastoreStepOperator, outputs_of
-from example_data import data_dir
 
 DATA = data_dir()
 

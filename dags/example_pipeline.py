@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pendulum
 from airflow.sdk import dag, task
-
 from example_data import data_dir, make_example_data
 
 DATA = data_dir()

@@ -12,15 +12,12 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from airflow_datastores.errors import InputChanged, InvalidSpec
 from airflow_datastores.staging import InputRecord, SourceFile
 
 POLICIES = ("warn", "fail", "ignore")
 
 log = logging.getLogger(__name__)
-
-
-class InputChanged(Exception):
-    """An input changed and the task's policy is ``on_input_change="fail"``."""
 
 
 @dataclass(frozen=True)
@@ -39,7 +36,7 @@ class ChangeReport:
 
 def check_policy(policy: str) -> str:
     if policy not in POLICIES:
-        raise ValueError(f"on_input_change={policy!r}: use one of {', '.join(POLICIES)}")
+        raise InvalidSpec(f"on_input_change={policy!r}: use one of {', '.join(POLICIES)}")
     return policy
 
 

@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 
+from airflow_datastores.errors import DataStoreError
 from airflow_datastores.patterns import list_location
 from airflow_datastores.redaction import redact
 from airflow_datastores.retention import (
@@ -20,7 +21,6 @@ from airflow_datastores.retention import (
     parse_duration,
     purge,
 )
-from airflow_datastores.stores.base import DataStoreError
 from airflow_datastores.stores.registry import (
     default_store_url,
     get_store,

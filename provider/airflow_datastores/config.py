@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from airflow_datastores.stores.base import DataStoreError
+from airflow_datastores.errors import InvalidSpec
 
 
 def conf_value(option: str, fallback: str = "") -> str:
@@ -24,7 +24,7 @@ def conf_int(option: str, default: int) -> int:
     try:
         return int(raw)
     except ValueError:
-        raise DataStoreError(f"[datastores] {option} = {raw!r} is not a whole number") from None
+        raise InvalidSpec(f"[datastores] {option} = {raw!r} is not a whole number") from None
 
 
 def conf_float(option: str, default: float) -> float:
@@ -33,7 +33,7 @@ def conf_float(option: str, default: float) -> float:
     try:
         return float(raw)
     except ValueError:
-        raise DataStoreError(f"[datastores] {option} = {raw!r} is not a number") from None
+        raise InvalidSpec(f"[datastores] {option} = {raw!r} is not a number") from None
 
 
 def cache_dir() -> str:

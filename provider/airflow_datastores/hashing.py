@@ -13,7 +13,8 @@ import threading
 import zlib
 from typing import BinaryIO
 
-from airflow_datastores.stores.base import IntegrityError, PartChecksums, Vouched
+from airflow_datastores.errors import IntegrityError
+from airflow_datastores.stores.base import PartChecksums, Vouched
 
 ALGORITHMS = ("md5", "sha1", "sha256")
 

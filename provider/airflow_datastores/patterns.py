@@ -66,7 +66,7 @@ def matches(pattern: str, key: str) -> bool:
 def list_location(store, key: str):
     """The objects ``key`` names in ``store``: the matches of a pattern; else the object ``key`` and
     everything below the directory ``key/`` (a store without listings, HTTP, gives the object only)."""
-    from airflow_datastores.stores.base import NotFound
+    from airflow_datastores.errors import NotFound
 
     if has_wildcard(key):
         return [info for info in store.list(literal_prefix(key)) if matches(key, info.key)]

@@ -18,15 +18,10 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-from airflow_datastores.stores.base import (
-    DataStoreError,
-    Leftover,
-    NotFound,
-    ObjectInfo,
-    Store,
-)
+from airflow_datastores.errors import AmbiguousVersionId, DataStoreError, InvalidSpec, NotFound
+from airflow_datastores.stores.base import Leftover, ObjectInfo, Store
 from airflow_datastores.versioning import MANIFESTS, list_versions, load_version
 
 log = logging.getLogger(__name__)
@@ -50,10 +45,10 @@ class PurgeRule:
 
     def __post_init__(self) -> None:
         if self.keep_last is not None and self.keep_last < 0:
-            raise ValueError(f"keep_last={self.keep_last}: give 0 or more versions to keep")
+            raise InvalidSpec(f"keep_last={self.keep_last}: give 0 or more versions to keep")
         if self.keep_last is None and self.older_than is None and not self.version_ids \
                 and self.orphans_older_than is None:
-            raise ValueError("Purge needs a rule: keep_last, older_than, version_ids or orphans_older_than")
+            raise InvalidSpec("Purge needs a rule: keep_last, older_than, version_ids or orphans_older_than")
 
 
 @dataclass
@@ -129,10 +124,6 @@ class PurgeResult:
         return [i for i in self.items if i.error]
 
 
-class AmbiguousVersionId(DataStoreError):
-    """A version id asked for matches versions of several tasks, and no DAG or task narrows it."""
-
-
 def purge(
     store: Store,
     *,
@@ -158,9 +149,9 @@ def purge(
     :param logger: where the lines about each removal go.
     """
     logger = logger or log
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     if task_id and not dag_id:
-        raise ValueError(f"task_id={task_id!r} needs a dag_id: task ids are unique only within a DAG")
+        raise InvalidSpec(f"task_id={task_id!r} needs a dag_id: task ids are unique only within a DAG")
     result = PurgeResult(dry_run=dry_run)
     summaries = list_versions(store, dag_id=dag_id, task_id=task_id)
     by_task: dict[tuple[str, str], list] = defaultdict(list)
@@ -346,5 +337,5 @@ def parse_duration(text: str) -> timedelta:
     units = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
     text = text.strip()
     if len(text) < 2 or text[-1] not in units or not text[:-1].isdigit():
-        raise ValueError(f"{text!r} is not a duration; write a number and a unit, e.g. 30m, 12h, 7d, 2w")
+        raise InvalidSpec(f"{text!r} is not a duration; write a number and a unit, e.g. 30m, 12h, 7d, 2w")
     return timedelta(**{units[text[-1]]: int(text[:-1])})

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from airflow_datastores.stores.base import DataStoreError, TransientError
+from airflow_datastores.errors import DataStoreError, TransientError
 
 log = logging.getLogger(__name__)
 

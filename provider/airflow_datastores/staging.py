@@ -19,18 +19,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 
 from airflow_datastores.cache import InputCache, place_file
+from airflow_datastores.errors import IntegrityError, InvalidSpec, NotFound, ObjectChanged
 from airflow_datastores.hashing import Hasher
 from airflow_datastores.patterns import has_wildcard, literal_prefix, matches
 from airflow_datastores.retry import RetryPolicy
-from airflow_datastores.stores.base import (
-    DataStoreError,
-    IntegrityError,
-    NotFound,
-    ObjectChanged,
-    ObjectInfo,
-    Store,
-    Vouched,
-)
+from airflow_datastores.stores.base import ObjectInfo, Store, Vouched
 from airflow_datastores.stores.local import LocalStore
 from airflow_datastores.stores.registry import locate
 from airflow_datastores.stores.retrying import RetryingStore
@@ -66,14 +59,14 @@ class Input:
 
     def __post_init__(self) -> None:
         if not self.name or "/" in self.name or self.name in (".", "..") or self.name.startswith("."):
-            raise DataStoreError(
+            raise InvalidSpec(
                 f"Input name {self.name!r} is not usable as a directory name: use letters, digits, "
                 "'-' or '_'"
             )
         if not self.urls and not self.optional:
-            raise DataStoreError(f"Input {self.name!r} has no URL; give at least one or mark it optional")
+            raise InvalidSpec(f"Input {self.name!r} has no URL; give at least one or mark it optional")
         if self.keep_directories not in KEEP_DIRECTORIES:
-            raise DataStoreError(
+            raise InvalidSpec(
                 f"Input {self.name!r}: keep_directories={self.keep_directories!r}; use one of "
                 + ", ".join(KEEP_DIRECTORIES)
             )
@@ -97,14 +90,14 @@ def parse_inputs(inputs: Mapping | Sequence | None) -> list[Input]:
         elif isinstance(item, Mapping) and "name" in item:
             result.append(_input(item["name"], {k: v for k, v in item.items() if k != "name"}))
         else:
-            raise DataStoreError(
+            raise InvalidSpec(
                 f"Cannot read input {item!r}: give a mapping of input name to URL(s), or items with a "
                 "'name' and a 'url'"
             )
     names = [i.name for i in result]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
-        raise DataStoreError(f"Input names must be unique; repeated: {', '.join(duplicates)}")
+        raise InvalidSpec(f"Input names must be unique; repeated: {', '.join(duplicates)}")
     return result
 
 
@@ -126,7 +119,7 @@ def _input(name: str, spec: object) -> Input:
                    "follow_symlinks", "follow-symlinks"}
         unknown = set(spec) - allowed
         if unknown:
-            raise DataStoreError(
+            raise InvalidSpec(
                 f"Input {name!r}: unknown keys {sorted(unknown)}; allowed are {sorted(allowed)}"
             )
         urls = spec.get("urls", spec.get("url", spec.get("default", ())))
@@ -139,7 +132,7 @@ def _input(name: str, spec: object) -> Input:
             conn_id=spec.get("conn_id"),
             follow_symlinks=bool(spec.get("follow_symlinks", spec.get("follow-symlinks", False))),
         )
-    raise DataStoreError(f"Input {name!r}: expected a URL, a list of URLs or a mapping, got {spec!r}")
+    raise InvalidSpec(f"Input {name!r}: expected a URL, a list of URLs or a mapping, got {spec!r}")
 
 
 def _version_url(name: str, version: object, path: str) -> str:
@@ -152,7 +145,7 @@ def _version_url(name: str, version: object, path: str) -> str:
     if isinstance(version, str) and version.startswith(REFERENCE_SCHEME):
         return version.split("?")[0].rstrip("/") + (f"/{path}" if path else "") + (
             "?" + version.split("?", 1)[1] if "?" in version else "")
-    raise DataStoreError(
+    raise InvalidSpec(
         f"Input {name!r}: {version!r} is not an upstream step's outputs; pass outputs_of(<task>) or a "
         "datastore:// reference"
     )
@@ -160,7 +153,7 @@ def _version_url(name: str, version: object, path: str) -> str:
 
 def _url(name: str, url: object) -> str:
     if not isinstance(url, str):
-        raise DataStoreError(f"Input {name!r}: {url!r} is not a URL string")
+        raise InvalidSpec(f"Input {name!r}: {url!r} is not a URL string")
     return url
 
 
@@ -318,7 +311,7 @@ def _relpath(spec: Input, key: str, prefix: str, url: str) -> str:
         rel = posixpath.basename(key)
     rel = posixpath.normpath(rel)
     if rel.startswith(("/", "../")) or rel in ("", ".", "..") or "/../" in f"/{rel}/":
-        raise DataStoreError(
+        raise InvalidSpec(
             f"Input {spec.name!r}: the object {key!r} (from {url}) would land outside the inputs "
             "directory; such keys are refused"
         )
@@ -330,7 +323,7 @@ def _check_collisions(files: Sequence[SourceFile]) -> None:
     for f in files:
         target = (f.input_name, f.relpath)
         if target in seen and seen[target] != f.url:
-            raise DataStoreError(
+            raise InvalidSpec(
                 f"Input {f.input_name!r}: {seen[target]} and {f.url} would both land at "
                 f"{f.input_name}/{f.relpath}; use keep_directories='full' or 'suffix', or separate inputs"
             )

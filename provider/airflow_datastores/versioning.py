@@ -21,17 +21,13 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+from airflow_datastores.errors import AlreadyExists, DataStoreError, InvalidSpec, NotFound
 from airflow_datastores.hashing import Hasher, HashingReader
 from airflow_datastores.patterns import has_wildcard, literal_prefix, matches
-from airflow_datastores.stores.base import (
-    AlreadyExists,
-    DataStoreError,
-    NotFound,
-    Store,
-)
+from airflow_datastores.stores.base import Store
 from airflow_datastores.stores.registry import get_store
 from airflow_datastores.units import human_size, plural
 
@@ -58,7 +54,7 @@ class Producer:
     @property
     def version_id(self) -> str:
         """One version per task run (and map index): every attempt of the run commits the same id."""
-        base = slug(self.run_id) if self.run_id else datetime.now(timezone.utc).strftime(
+        base = slug(self.run_id) if self.run_id else datetime.now(UTC).strftime(
             "adhoc-%Y%m%dT%H%M%S-") + uuid.uuid4().hex[:6]
         return base if self.map_index < 0 else f"{base}.map-{self.map_index}"
 
@@ -308,7 +304,7 @@ def _delete_prefix(store: Store, prefix: str, logger: logging.Logger) -> None:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 # Reading versions
@@ -358,7 +354,7 @@ def list_versions(store: Store, *, dag_id: str | None = None, task_id: str | Non
         if len(parts) != 3 or not parts[2].endswith(".json"):
             continue
         found.append(VersionSummary(parts[0], parts[1], parts[2][: -len(".json")], info.key, info.modified))
-    epoch = datetime.min.replace(tzinfo=timezone.utc)
+    epoch = datetime.min.replace(tzinfo=UTC)
     found.sort(key=lambda v: (v.committed or epoch, v.version_id))
     return found
 
@@ -400,14 +396,14 @@ def parse_reference(ref: str) -> Reference:
     parts = urlsplit(ref)
     segments = (parts.netloc + unquote(parts.path)).split("/", 3)
     if parts.scheme != "datastore" or len(segments) < 3 or not all(segments[:3]):
-        raise DataStoreError(
+        raise InvalidSpec(
             f"{ref!r} is not a version reference; write "
             "datastore://<dag_id>/<task_id>/<version id or latest>[/<path or wildcard>][?store=<store>]"
         )
     query = parse_qs(parts.query)
     unknown = set(query) - {"store"}
     if unknown:
-        raise DataStoreError(f"{ref!r}: unknown reference options {sorted(unknown)}; only 'store' is known")
+        raise InvalidSpec(f"{ref!r}: unknown reference options {sorted(unknown)}; only 'store' is known")
     store = query.get("store", [None])[0]
     return Reference(segments[0], segments[1], segments[2], segments[3] if len(segments) > 3 else "", store)
 

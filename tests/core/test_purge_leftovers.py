@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -115,7 +115,7 @@ def test_a_temp_file_of_a_live_writer_is_kept(store):
     result = purge(store, rule=PurgeRule(orphans_older_than=timedelta(hours=1)), dry_run=False)
     assert result.items == [] and [(i.kind, i.bytes) for i in result.kept] == [("temp file", 1000)]
     assert temp_files(store) == {"0" * 32: 1000}
-    later = datetime.now(timezone.utc) + timedelta(hours=2)
+    later = datetime.now(UTC) + timedelta(hours=2)
     result = purge(store, rule=PurgeRule(orphans_older_than=timedelta(hours=1)), dry_run=False, now=later)
     assert [(i.kind, i.removed) for i in result.items] == [("temp file", True)] and temp_files(store) == {}
     # Temp files tell no key: a purge of one DAG leaves them to a purge of the whole store.

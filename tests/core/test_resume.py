@@ -11,9 +11,9 @@ import threading
 
 import pytest
 
+from airflow_datastores.errors import TransientError
 from airflow_datastores.retry import RetryPolicy
 from airflow_datastores.staging import stage_inputs
-from airflow_datastores.stores.base import TransientError
 
 PAYLOAD = os.urandom(20 * 1024 * 1024 + 17)  # more than one 8 MiB read chunk before the cut
 

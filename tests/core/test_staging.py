@@ -10,8 +10,8 @@ import os
 import pytest
 
 from airflow_datastores.cache import InputCache
+from airflow_datastores.errors import DataStoreError, IntegrityError, NotFound
 from airflow_datastores.staging import parse_inputs, stage_inputs
-from airflow_datastores.stores.base import DataStoreError, IntegrityError, NotFound
 from airflow_datastores.stores.registry import get_store
 from airflow_datastores.versioning import Producer, snapshot
 

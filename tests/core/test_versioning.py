@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from airflow_datastores.errors import AlreadyExists, DataStoreError, NotFound
 from airflow_datastores.retention import PurgeRule, purge
 from airflow_datastores.staging import stage_inputs
-from airflow_datastores.stores.base import AlreadyExists, DataStoreError, NotFound
 from airflow_datastores.stores.registry import get_store
 from airflow_datastores.versioning import (
     Producer,
@@ -138,21 +138,21 @@ def test_purge_keep_last_older_than_dry_run_and_orphans(store, tmp_path):
     # An attempt that crashed before its manifest: files but no commit.
     orphan = store.write_bytes("d/t/r9/try-1-deadbeef/f", b"half")
     dry = purge(store, rule=PurgeRule(keep_last=2, orphans_older_than=timedelta(0)), dry_run=True,
-                now=datetime.now(timezone.utc) + timedelta(seconds=1))
+                now=datetime.now(UTC) + timedelta(seconds=1))
     assert sorted((i.kind, i.version_id) for i in dry.items) == [
         ("orphan", "r9"), ("version", "r0"), ("version", "r1")]
     assert dry.bytes == 10 + 10 + 4
     assert len(list_versions(store)) == 4 and store.exists(orphan.key)  # dry run deleted nothing
 
     purge(store, rule=PurgeRule(keep_last=2, orphans_older_than=timedelta(0)), dry_run=False,
-          now=datetime.now(timezone.utc) + timedelta(seconds=1))
+          now=datetime.now(UTC) + timedelta(seconds=1))
     assert [v.version_id for v in list_versions(store)] == ["r2", "r3"]
     assert not store.exists(orphan.key)
     assert not any(i.key.startswith(("d/t/r0/", "d/t/r1/")) for i in store.list(""))
     with pytest.raises(NotFound, match="no committed version 'r0'"):
         load_version(store, "d", "t", "r0")
 
-    later = datetime.now(timezone.utc) + timedelta(days=2)
+    later = datetime.now(UTC) + timedelta(days=2)
     result = purge(store, rule=PurgeRule(older_than=timedelta(days=1), orphans_older_than=None),
                    dry_run=False, now=later)
     assert len(result.items) == 2 and list_versions(store) == []
@@ -190,7 +190,7 @@ def test_killed_snapshot_leaves_no_version_and_purge_removes_its_files(store, tm
     assert list_versions(store) == []
     with pytest.raises(NotFound):
         latest_version(store, "d", "t")
-    later = datetime.now(timezone.utc) + timedelta(seconds=2)
+    later = datetime.now(UTC) + timedelta(seconds=2)
     result = purge(store, rule=PurgeRule(orphans_older_than=timedelta(seconds=1)), dry_run=False, now=later)
     # (the large file's partial write, if it had begun, is a leftover of its own: tests/core/test_purge_leftovers.py)
     assert [(i.kind, i.version_id, i.files) for i in result.items if i.kind == "orphan"] == [("orphan", "killed", 5)]

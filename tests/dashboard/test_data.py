@@ -7,7 +7,7 @@ import json
 import socket
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi import HTTPException, Request
@@ -17,7 +17,7 @@ from airflow_datastores.plugin.redact import safe_text, safe_url
 
 DAGS, TASKS, RUNS = 20, 5, 100  # 10,000 versions
 STORES = ("file:///data/store", "s3://bucket/prefix")
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def _version(dag: int, task: int, run: int) -> dict:

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from airflow_datastores import retry
 
+from airflow_datastores import retry
 from tests.servers.faults import FaultProxy
 
 #: A policy for the tests: the same logic, short waits, and a stall counts after 3 s.

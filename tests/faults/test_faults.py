@@ -15,11 +15,11 @@ import re
 import time
 
 import pytest
+
+from airflow_datastores.errors import IntegrityError
 from airflow_datastores.staging import stage_inputs
-from airflow_datastores.stores.base import IntegrityError
 from airflow_datastores.stores.registry import open_store
 from airflow_datastores.versioning import Producer, snapshot, verify_version
-
 from tests.faults.conftest import BACKENDS, FAST
 from tests.servers.faults import Fault
 

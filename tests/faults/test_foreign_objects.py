@@ -11,9 +11,9 @@ import logging
 import re
 
 import pytest
-from airflow_datastores.staging import stage_inputs
-from airflow_datastores.stores.base import IntegrityError
 
+from airflow_datastores.errors import IntegrityError
+from airflow_datastores.staging import stage_inputs
 from tests.faults.conftest import FAST
 
 MiB = 1024 * 1024

@@ -12,8 +12,8 @@ import pytest
 from swiftclient.exceptions import ClientException
 
 from airflow_datastores import get_provider_info
+from airflow_datastores.errors import DataStoreError, MissingExtra
 from airflow_datastores.hooks.swift import SwiftHook
-from airflow_datastores.stores.base import DataStoreError, MissingExtra
 
 KEYSTONE = {
     "conn_type": "swift",

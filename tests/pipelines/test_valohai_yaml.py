@@ -9,9 +9,9 @@ import pytest
 
 from airflow_datastores.pipelines import PipelineError, load_pipelines, read_pipelines
 from airflow_datastores.pipelines import parameters as P
-from tests.pipelines.test_yaml_pipelines import assert_mistake
 from airflow_datastores.pipelines.model import ParameterSpec
 from airflow_datastores.pipelines.variants import grid, style_values
+from tests.pipelines.test_yaml_pipelines import assert_mistake
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 CONSTRUCTS = os.path.join(FIXTURES, "valohai_constructs.yaml")

@@ -17,8 +17,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from airflow_datastores.errors import ShareUnreachable
 from airflow_datastores.mounts.checks import ping_nfs
-from airflow_datastores.mounts.errors import ShareUnreachable
 
 HOST = "127.0.0.1"
 PSEUDO = "/export"

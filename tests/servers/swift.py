@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import subprocess
 import urllib.request
-
 from typing import TYPE_CHECKING
 
 from tests.servers.base import HOST, INSTALL_HINT, LocalServer, ServerError, free_port, http_ok

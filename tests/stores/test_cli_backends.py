@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import pytest
+
 from airflow_datastores.cli import main
 from airflow_datastores.stores.registry import open_store
 from airflow_datastores.versioning import Producer, snapshot
@@ -88,7 +89,6 @@ def test_a_password_in_a_url_never_comes_back(http_server, capfd, tmp_path):
     (http_server.root_dir / "private").mkdir(exist_ok=True)
     (http_server.root_dir / "private" / "p.txt").write_bytes(b"private data")
     from airflow_datastores.staging import stage_inputs
-
     from tests.servers.http import BASIC_PASSWORD, BASIC_USER
 
     record = stage_inputs({"p": f"http://{BASIC_USER}:{BASIC_PASSWORD}@127.0.0.1:{http_server.port}/private/p.txt"},

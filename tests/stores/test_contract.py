@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from airflow_datastores.stores.base import AlreadyExists, DataStoreError, NotFound, ReadOnlyStore
+from airflow_datastores.errors import AlreadyExists, DataStoreError, NotFound, ReadOnlyStore
 from airflow_datastores.stores.registry import open_store
 
 WRITABLE = {

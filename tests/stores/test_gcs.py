@@ -11,8 +11,9 @@ import tracemalloc
 import google_crc32c
 import pytest
 
+from airflow_datastores.errors import AlreadyExists, MissingExtra, NotFound, ObjectChanged
 from airflow_datastores.stores import gcs, registry
-from airflow_datastores.stores.base import CHUNK_SIZE, AlreadyExists, DataStoreError, MissingExtra, NotFound, ObjectChanged
+from airflow_datastores.stores.base import CHUNK_SIZE
 from airflow_datastores.stores.registry import open_store
 
 from .test_contract import PatternReader

@@ -5,7 +5,7 @@ with its size, kept while younger than the grace period, then removed, and nothi
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -79,7 +79,7 @@ def test_killed_snapshot_leftovers_are_listed_kept_while_young_then_removed(back
     assert young.items == [] and kind in {i.kind for i in young.kept} and _new(raw(store), committed) == left
     assert all("younger than the grace period 24h" in i.reason for i in young.kept)
 
-    later = datetime.now(timezone.utc) + timedelta(hours=25)
+    later = datetime.now(UTC) + timedelta(hours=25)
     dry = purge(store, rule=PurgeRule(), dry_run=True, now=later)
     leftovers = [i for i in dry.items if i.kind == kind]
     assert sum(i.bytes for i in leftovers) == sum(left.values()) > 0
@@ -119,7 +119,7 @@ def test_a_purge_of_one_dag_lists_only_its_leftovers(s3_root):
     for key in ("d/t/r/try-1-aa/f.bin", "e/t/r/try-1-bb/f.bin"):
         upload = client.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
         client.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=1, Body=b"x" * 100)
-    later = datetime.now(timezone.utc) + timedelta(days=2)
+    later = datetime.now(UTC) + timedelta(days=2)
     result = purge(store, rule=PurgeRule(), dag_id="d", dry_run=False, now=later)
     assert [(i.kind, i.dag_id, i.bytes, i.removed) for i in result.items] == [("multipart upload", "d", 100, True)]
     assert [u["Key"] for u in client.list_multipart_uploads(Bucket=bucket)["Uploads"]] == ["e/t/r/try-1-bb/f.bin"]
@@ -130,6 +130,6 @@ def test_gcs_lists_no_leftovers_and_purges_orphans(gcs_root, tmp_path):
     store = open_store(gcs_root, conn_id="test_gcs")
     store.write_bytes("d/t/r/try-1-cc/f.txt", b"orphan")
     assert list(store.leftovers()) == []
-    later = datetime.now(timezone.utc) + timedelta(days=2)
+    later = datetime.now(UTC) + timedelta(days=2)
     result = purge(store, rule=PurgeRule(), dry_run=False, now=later)
     assert [(i.kind, i.removed) for i in result.items] == [("orphan", True)] and list(store.list("")) == []

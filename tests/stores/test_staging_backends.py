@@ -10,9 +10,9 @@ import sys
 import pytest
 
 from airflow_datastores.cache import InputCache
+from airflow_datastores.errors import AccessDenied, IntegrityError, MissingExtra, NotFound
 from airflow_datastores.staging import stage_inputs
 from airflow_datastores.stores import registry
-from airflow_datastores.stores.base import AccessDenied, IntegrityError, MissingExtra, NotFound
 from airflow_datastores.stores.registry import open_store
 
 from .test_contract import WRITABLE

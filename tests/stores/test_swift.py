@@ -15,8 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from airflow_datastores.errors import AccessDenied, AlreadyExists, MissingExtra, NotFound
 from airflow_datastores.stores import registry, swift
-from airflow_datastores.stores.base import CHUNK_SIZE, AccessDenied, AlreadyExists, MissingExtra, NotFound
+from airflow_datastores.stores.base import CHUNK_SIZE
 from airflow_datastores.stores.registry import open_store
 
 from .test_contract import PatternReader, pattern

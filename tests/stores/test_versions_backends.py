@@ -8,8 +8,8 @@ import threading
 
 import pytest
 
+from airflow_datastores.errors import AlreadyExists
 from airflow_datastores.staging import stage_inputs
-from airflow_datastores.stores.base import AlreadyExists
 from airflow_datastores.stores.registry import open_store
 from airflow_datastores.versioning import Producer, list_versions, make_reference, snapshot, verify_version
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow_datastores.stores.base import DataStoreError, MissingExtra
+from airflow_datastores.errors import DataStoreError, MissingExtra
 
 try:
     from airflow.sdk import BaseHook

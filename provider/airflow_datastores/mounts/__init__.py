@@ -14,16 +14,10 @@ versioned, and the task says so in its log.
 
 from __future__ import annotations
 
+from airflow_datastores.errors import MountedProcessDied, MountError, MountFailed, MountNotPermitted, ShareUnreachable
 from airflow_datastores.mounts.checks import check_mounts_reachable
 from airflow_datastores.mounts.docker import to_docker_mounts
 from airflow_datastores.mounts.drivers import kernel_nfs_unavailable, select_driver, userspace_nfs_unavailable
-from airflow_datastores.mounts.errors import (
-    MountedProcessDied,
-    MountError,
-    MountFailed,
-    MountNotPermitted,
-    ShareUnreachable,
-)
 from airflow_datastores.mounts.kubernetes import to_executor_config, to_kubernetes
 from airflow_datastores.mounts.namespace import has_mount_privilege
 from airflow_datastores.mounts.runner import NOT_VERSIONED, run_command_with_mounts, run_with_mounts

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Sequence
 
-from airflow_datastores.mounts.errors import ShareUnreachable
+from airflow_datastores.errors import ShareUnreachable
 from airflow_datastores.mounts.spec import Mount, parse_mounts
 
 log = logging.getLogger(__name__)

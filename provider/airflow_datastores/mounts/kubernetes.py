@@ -12,7 +12,7 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_datastores.mounts.errors import MountError
+from airflow_datastores.errors import MountError
 from airflow_datastores.mounts.spec import NFS_DEFAULT_PORT, Mount, parse_mounts
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ import ctypes
 import os
 import signal
 
-from airflow_datastores.mounts.errors import MountFailed, MountNotPermitted
+from airflow_datastores.errors import MountFailed, MountNotPermitted
 
 CLONE_NEWNS = 0x00020000
 MS_REC = 0x4000

@@ -24,9 +24,9 @@ from multiprocessing import Pipe
 from multiprocessing.connection import Connection, wait
 from typing import Any, TypeVar
 
+from airflow_datastores.errors import MountedProcessDied
 from airflow_datastores.mounts.checks import check_mounts_reachable
 from airflow_datastores.mounts.drivers import Driver, select_driver
-from airflow_datastores.mounts.errors import MountedProcessDied
 from airflow_datastores.mounts.forwarding import (
     LineLogger,
     emit_record,

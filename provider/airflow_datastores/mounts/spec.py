@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_datastores.mounts.errors import MountError
+from airflow_datastores.errors import MountError
 
 MOUNT_TYPES = ("nfs", "bind")
 DRIVERS = ("auto", "kernel", "userspace")

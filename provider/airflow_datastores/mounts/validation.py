@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from airflow_datastores.mounts.errors import MountError
+from airflow_datastores.errors import MountError
 from airflow_datastores.mounts.spec import Mount, parse_mounts, system_path_conflict
 
 

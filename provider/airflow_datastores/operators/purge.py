@@ -8,8 +8,8 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_datastores.errors import DataStoreError
 from airflow_datastores.retention import PurgeRule, parse_duration, purge
-from airflow_datastores.stores.base import DataStoreError
 from airflow_datastores.stores.registry import get_store
 from airflow_datastores.units import human_size
 

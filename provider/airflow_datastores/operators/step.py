@@ -13,6 +13,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowSkipException
 
 from airflow_datastores.changes import check_policy
+from airflow_datastores.errors import InvalidSpec
 from airflow_datastores.operators._lineage import LineageMixin, TaskLineage, input_pairs, output_pairs
 from airflow_datastores.operators._runtime import (
     SkipUnchanged,
@@ -83,7 +84,7 @@ class DatastoreStepOperator(LineageMixin, BaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         if (command is None) == (python_callable is None):
-            raise ValueError(f"{self.task_id}: give either a command or a python_callable, not both or neither")
+            raise InvalidSpec(f"{self.task_id}: give either a command or a python_callable, not both or neither")
         if python_callable is not None and not callable(python_callable):
             raise TypeError(f"{self.task_id}: python_callable must be callable")
         self.command = command

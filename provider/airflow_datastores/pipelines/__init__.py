@@ -39,8 +39,8 @@ import os
 from collections.abc import MutableMapping
 from typing import Any
 
+from airflow_datastores.errors import PipelineError
 from airflow_datastores.pipelines.model import PipelineSpec, StepSpec
-from airflow_datastores.pipelines.yamlfile import PipelineError
 
 __all__ = ["PipelineError", "load_pipelines", "read_pipelines"]
 

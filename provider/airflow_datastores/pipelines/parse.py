@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
+from airflow_datastores.errors import PipelineError, SweepError
 from airflow_datastores.pipelines import parameters as P
 from airflow_datastores.pipelines.model import (
     Edge,
@@ -24,8 +25,8 @@ from airflow_datastores.pipelines.model import (
     TaskBlueprint,
     topological_order,
 )
-from airflow_datastores.pipelines.variants import SEARCHES, SweepError, grid, style_values
-from airflow_datastores.pipelines.yamlfile import List, Map, PipelineError, load_yaml, merged
+from airflow_datastores.pipelines.variants import SEARCHES, grid, style_values
+from airflow_datastores.pipelines.yamlfile import List, Map, load_yaml, merged
 
 log = logging.getLogger("airflow_datastores.pipelines")
 
@@ -272,7 +273,7 @@ class Reader:
         return list(zip(raw, getattr(raw, "item_lines", [value.key_lines.get(key, value.line)] * len(raw))))
 
     def url(self, url: Any, line: int, what: str) -> str:
-        from airflow_datastores.stores.base import DataStoreError
+        from airflow_datastores.errors import DataStoreError
         from airflow_datastores.stores.registry import split_url
         from airflow_datastores.versioning import parse_reference
 

@@ -7,12 +7,10 @@ import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from airflow_datastores.errors import SweepError
+
 STYLES = ("single", "multiple", "linear", "logspace", "random")
 SEARCHES = ("grid_search", "manual_search", "random_search")
-
-
-class SweepError(ValueError):
-    """A sweep rule that cannot be expanded; the message says which rule and why."""
 
 
 def style_values(name: str, style: str, rules: Mapping[str, Any]) -> list[Any]:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import yaml
 
-
-class PipelineError(ValueError):
-    """A mistake in a pipeline file; the message starts with ``file:line:``."""
+from airflow_datastores.errors import PipelineError
 
 
 class Map(dict):

@@ -16,12 +16,11 @@ NAME = "Data stores"
 
 @functools.cache
 def _app():
-    from fastapi import Depends
-    from sqlalchemy.orm import Session
-
     from airflow.api_fastapi.app import get_auth_manager
     from airflow.api_fastapi.common.db.common import SessionDep
     from airflow.api_fastapi.core_api.security import GetUserDep, get_user
+    from fastapi import Depends
+    from sqlalchemy.orm import Session
 
     from airflow_datastores.plugin.app import create_app
 

@@ -7,7 +7,8 @@ server's security and session dependencies from :mod:`airflow_datastores.plugin.
 
 # No `from __future__ import annotations`: FastAPI reads the route annotations, which name locals.
 
-from typing import Annotated, Any, Callable
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import HTTPException

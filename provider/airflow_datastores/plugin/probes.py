@@ -8,8 +8,8 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from airflow_datastores.errors import DataStoreError, NotFound
 from airflow_datastores.plugin.redact import safe_text, safe_url
-from airflow_datastores.stores.base import DataStoreError, NotFound
 from airflow_datastores.retry import RetryPolicy
 from airflow_datastores.stores.registry import default_store_url, named_stores, normalize_root, open_store
 from airflow_datastores.stores.retrying import RetryingStore

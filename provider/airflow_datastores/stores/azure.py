@@ -9,21 +9,16 @@ import uuid
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from airflow_datastores.stores.base import (
+from airflow_datastores.errors import (
     AccessDenied,
     AlreadyExists,
     DataStoreError,
-    Leftover,
     MissingExtra,
     NotFound,
     ObjectChanged,
-    ObjectInfo,
-    Store,
     TransientError,
-    check_key,
-    read_up_to,
-    split_root,
 )
+from airflow_datastores.stores.base import Leftover, ObjectInfo, Store, check_key, read_up_to, split_root
 
 try:
     from airflow.providers.microsoft.azure.hooks.wasb import WasbHook
@@ -230,6 +225,8 @@ class AzureBlobStore(Store):
 
     def _error(self, err: Exception, key: str) -> DataStoreError:
         """One place that turns the Azure SDK's errors into ours; never includes credentials."""
+        if isinstance(err, DataStoreError):  # ours already (NotFound is also a FileNotFoundError)
+            return err
         url = self.url_for(key)
         code = getattr(err, "error_code", None) or ""
         status = getattr(err, "status_code", None) or 0

@@ -1,4 +1,5 @@
-"""The store interface every backend implements, the object metadata it returns, and the typed errors.
+"""The store interface every backend implements, and the object metadata it returns (the
+typed errors it raises live in :mod:`airflow_datastores.errors`).
 
 A :class:`Store` is rooted at one location (a bucket, a container, a directory) and addresses objects by
 *key*: a relative, ``/``-separated path below that root. Backends map their SDK's exceptions to the
@@ -14,52 +15,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO, ClassVar
 
+from airflow_datastores.errors import (  # noqa: F401 -- the errors a store raises, importable from here too
+    AccessDenied,
+    AlreadyExists,
+    DataStoreError,
+    IntegrityError,
+    MissingExtra,
+    NotFound,
+    ObjectChanged,
+    ReadOnlyStore,
+    TransientError,
+)
+
 #: Size of the chunks that reads yield and writes consume. Large enough that hashlib and the SDKs
 #: release the GIL for most of the work, small enough that memory stays flat.
 CHUNK_SIZE = 8 * 1024 * 1024
-
-
-class DataStoreError(Exception):
-    """Base of every error raised by a store. The message names the URL and what to do."""
-
-
-class NotFound(DataStoreError):
-    """The object, bucket or container does not exist."""
-
-
-class AlreadyExists(DataStoreError):
-    """A create-only write found the key already taken."""
-
-
-class AccessDenied(DataStoreError):
-    """The store refused the credentials of the connection."""
-
-
-class IntegrityError(DataStoreError):
-    """Bytes do not match the checksum the store or a manifest says they should have."""
-
-
-class TransientError(DataStoreError):
-    """A failure worth retrying: connection reset, timeout, 5xx, throttling."""
-
-
-class ObjectChanged(DataStoreError):
-    """The object was replaced while it was read: its identity is no longer the one first seen."""
-
-
-class ReadOnlyStore(DataStoreError):
-    """A write or delete was asked of a store that can only be read (HTTP)."""
-
-
-class MissingExtra(DataStoreError):
-    """A backend needs an optional dependency that is not installed."""
-
-    def __init__(self, *, scheme: str, extra: str) -> None:
-        super().__init__(
-            f"The {scheme}:// store needs the '{extra}' extra, which is not installed. "
-            f"Install it with: pip install 'airflow-provider-datastores[{extra}]'"
-        )
-        self.extra = extra
 
 
 @dataclass(frozen=True)

@@ -18,21 +18,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import BinaryIO
 
-from airflow_datastores.stores.base import (
-    CHUNK_SIZE,
+from airflow_datastores.errors import (
     AccessDenied,
     AlreadyExists,
     DataStoreError,
     MissingExtra,
     NotFound,
     ObjectChanged,
-    ObjectInfo,
-    Store,
     TransientError,
-    check_key,
-    read_up_to,
-    split_root,
 )
+from airflow_datastores.stores.base import CHUNK_SIZE, ObjectInfo, Store, check_key, read_up_to, split_root
 
 try:
     import google_crc32c
@@ -242,6 +237,8 @@ class GCSStore(Store):
     def _error(self, err: Exception, key: str) -> DataStoreError:
         """The one place that turns google-cloud-storage's errors into ours. The SDK's messages carry
         request URLs (a resumable upload's URL is a credential of its own), so ours do not."""
+        if isinstance(err, DataStoreError):  # ours already (NotFound is also a FileNotFoundError)
+            return err
         url = self.url_for(key)
         if isinstance(err, api_errors.PreconditionFailed):
             return AlreadyExists(f"{url}: already exists; it is never overwritten")

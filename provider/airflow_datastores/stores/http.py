@@ -14,18 +14,11 @@ from email.utils import parsedate_to_datetime
 from typing import BinaryIO
 
 import requests
+
+from airflow_datastores.errors import AccessDenied, DataStoreError, NotFound, ObjectChanged, TransientError
 from airflow_datastores.patterns import has_wildcard
 from airflow_datastores.redaction import split_userinfo
-from airflow_datastores.stores.base import (
-    CHUNK_SIZE,
-    AccessDenied,
-    DataStoreError,
-    NotFound,
-    ObjectChanged,
-    ObjectInfo,
-    Store,
-    TransientError,
-)
+from airflow_datastores.stores.base import CHUNK_SIZE, ObjectInfo, Store
 
 #: Digest algorithm names of ``Digest`` (RFC 3230) and ``Repr-Digest`` (RFC 9530) -> ours.
 _DIGESTS = {"sha-256": "sha256", "sha": "sha1", "sha-1": "sha1", "md5": "md5"}

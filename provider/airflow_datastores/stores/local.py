@@ -6,22 +6,12 @@ import errno
 import os
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import BinaryIO
 from urllib.parse import urlsplit
 
-from airflow_datastores.stores.base import (
-    CHUNK_SIZE,
-    AccessDenied,
-    AlreadyExists,
-    DataStoreError,
-    Leftover,
-    NotFound,
-    ObjectChanged,
-    ObjectInfo,
-    Store,
-    check_key,
-)
+from airflow_datastores.errors import AccessDenied, AlreadyExists, DataStoreError, NotFound, ObjectChanged
+from airflow_datastores.stores.base import CHUNK_SIZE, Leftover, ObjectInfo, Store, check_key
 
 #: Partial writes live here, outside the key space, so a crash mid-write leaves nothing under any key.
 TEMP_DIR = ".datastore-tmp"
@@ -190,7 +180,7 @@ class LocalStore(Store):
             except FileNotFoundError:
                 continue  # its writer finished meanwhile
             yield Leftover(kind="temp file", url=self.url_for(f"{TEMP_DIR}/{entry.name}"), size=st.st_size,
-                           modified=datetime.fromtimestamp(st.st_mtime, tz=timezone.utc), ref=entry.path)
+                           modified=datetime.fromtimestamp(st.st_mtime, tz=UTC), ref=entry.path)
 
     def remove_leftover(self, leftover: Leftover) -> None:
         """Delete one temp file of :meth:`leftovers`."""
@@ -226,10 +216,12 @@ class LocalStore(Store):
             url=self.url_for(key),
             size=st.st_size,
             identity=f"{st.st_ino:x}-{st.st_mtime_ns:x}-{st.st_size:x}",
-            modified=datetime.fromtimestamp(st.st_mtime, tz=timezone.utc),
+            modified=datetime.fromtimestamp(st.st_mtime, tz=UTC),
         )
 
     def _error(self, err: OSError, key: str) -> DataStoreError:
+        if isinstance(err, DataStoreError):  # ours already (NotFound is also a FileNotFoundError)
+            return err
         url = self.url_for(key)
         if err.errno in (errno.ENOENT, errno.ENOTDIR):
             return NotFound(f"{url}: no such file")

@@ -17,8 +17,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from airflow_datastores.config import airflow_home
 from airflow_datastores.config import conf_value as _conf
+from airflow_datastores.errors import DataStoreError, InvalidSpec, MissingExtra
 from airflow_datastores.redaction import redact
-from airflow_datastores.stores.base import DataStoreError, MissingExtra, Store
+from airflow_datastores.stores.base import Store
 from airflow_datastores.stores.retrying import RetryingStore
 
 #: scheme -> (module, class, extra that provides its SDK or None)
@@ -52,7 +53,7 @@ def backend_class(scheme: str) -> type[Store]:
     try:
         module_name, class_name, extra = _BACKENDS[scheme]
     except KeyError:
-        raise DataStoreError(
+        raise InvalidSpec(
             f"Unknown store scheme {scheme + '://'!r}: use one of "
             + ", ".join(f"{s}://" for s in SCHEMES)
         ) from None
@@ -75,19 +76,19 @@ def split_url(url: str) -> tuple[str, str, str]:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in _BACKENDS:
-        raise DataStoreError(
+        raise InvalidSpec(
             f"{redact(url)!r} is not a store URL: it must start with one of "
             + ", ".join(f"{s}://" for s in SCHEMES)
             + " (local paths as file:///absolute/path)"
         )
     if scheme == "file":
         if parts.netloc not in ("", "localhost"):
-            raise DataStoreError(f"{redact(url)!r}: local paths are written file:///absolute/path (three slashes)")
+            raise InvalidSpec(f"{redact(url)!r}: local paths are written file:///absolute/path (three slashes)")
         return scheme, "file:///", parts.path.lstrip("/")
     if not parts.netloc:
-        raise DataStoreError(f"{redact(url)!r}: the URL names no bucket, container or host")
+        raise InvalidSpec(f"{redact(url)!r}: the URL names no bucket, container or host")
     if "@" in parts.netloc and scheme not in ("http", "https"):
-        raise DataStoreError(
+        raise InvalidSpec(
             f"{redact(url)!r}: credentials written into a {scheme}:// URL are not accepted; put them in an "
             "Airflow connection and give its conn_id"
         )
@@ -164,21 +165,21 @@ def named_stores() -> dict[str, StoreConfig]:
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as err:
-        raise DataStoreError(
+        raise InvalidSpec(
             f"[datastores] stores is not valid JSON ({err.msg} at column {err.colno}); expected e.g. "
             '{"raw": {"url": "s3://my-bucket/raw", "conn_id": "aws_default"}}'
         ) from None
     if not isinstance(data, dict):
-        raise DataStoreError("[datastores] stores must be a JSON object mapping names to stores")
+        raise InvalidSpec("[datastores] stores must be a JSON object mapping names to stores")
     stores = {}
     for name, spec in data.items():
         if isinstance(spec, str):
             spec = {"url": spec}
         if not isinstance(spec, dict) or "url" not in spec:
-            raise DataStoreError(f"[datastores] stores: store {name!r} needs a 'url'")
+            raise InvalidSpec(f"[datastores] stores: store {name!r} needs a 'url'")
         unknown = set(spec) - {"url", "conn_id"}
         if unknown:
-            raise DataStoreError(
+            raise InvalidSpec(
                 f"[datastores] stores: store {name!r} has unknown keys {sorted(unknown)}; "
                 "allowed are 'url' and 'conn_id'"
             )
@@ -207,7 +208,7 @@ def resolve_store_url(name_or_url: str | None) -> tuple[str, str | None]:
         return default_store_url(), None
     if name_or_url not in stores:
         known = ", ".join(sorted(stores)) or "none are configured"
-        raise DataStoreError(
+        raise InvalidSpec(
             f"Unknown store {name_or_url!r} (known stores: {known}); name a store from "
             "[datastores] stores or give a URL such as s3://bucket/prefix"
         )

@@ -19,13 +19,8 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from airflow_datastores import retry
-from airflow_datastores.stores.base import (
-    Leftover,
-    ObjectInfo,
-    Store,
-    TransientError,
-    Vouched,
-)
+from airflow_datastores.errors import TransientError
+from airflow_datastores.stores.base import Leftover, ObjectInfo, Store, Vouched
 
 
 class RetryingStore(Store):

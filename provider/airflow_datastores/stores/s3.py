@@ -10,18 +10,20 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import BinaryIO
 
-from airflow_datastores.stores.base import (
+from airflow_datastores.errors import (
     AccessDenied,
     AlreadyExists,
     DataStoreError,
-    Leftover,
     MissingExtra,
     NotFound,
     ObjectChanged,
+    TransientError,
+)
+from airflow_datastores.stores.base import (
+    Leftover,
     ObjectInfo,
     PartChecksums,
     Store,
-    TransientError,
     Vouched,
     check_key,
     read_up_to,
@@ -341,6 +343,8 @@ class S3Store(Store):
 
     def _error(self, err: Exception, key: str) -> DataStoreError:
         """One place that turns botocore's errors into ours; never includes credentials."""
+        if isinstance(err, DataStoreError):  # ours already (NotFound is also a FileNotFoundError)
+            return err
         url = self.url_for(key)
         if isinstance(err, ClientError):
             code = str(err.response.get("Error", {}).get("Code", ""))

@@ -22,20 +22,22 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import BinaryIO
 
-from airflow_datastores.hooks.swift import SwiftHook
-from airflow_datastores.stores.base import (
-    CHUNK_SIZE,
+from airflow_datastores.errors import (
     AccessDenied,
     AlreadyExists,
     DataStoreError,
-    Leftover,
     MissingExtra,
     NotFound,
     ObjectChanged,
+    TransientError,
+)
+from airflow_datastores.hooks.swift import SwiftHook
+from airflow_datastores.stores.base import (
+    CHUNK_SIZE,
+    Leftover,
     ObjectInfo,
     PartChecksums,
     Store,
-    TransientError,
     Vouched,
     check_key,
     read_up_to,
@@ -412,6 +414,8 @@ class SwiftStore(Store):
     def _error(self, err: Exception, key: str) -> DataStoreError:
         """The one place that turns swiftclient's errors into ours. swiftclient's own messages carry URLs
         and response bodies, so ours say only the status and what to do: no token or key slips in."""
+        if isinstance(err, DataStoreError):  # ours already (NotFound is also a FileNotFoundError)
+            return err
         url = self.url_for(key)
         status = getattr(err, "http_status", None)
         connection = f"connection {self.conn_id or SwiftHook.default_conn_name!r}"

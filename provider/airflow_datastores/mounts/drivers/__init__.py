@@ -7,6 +7,7 @@ Every driver runs inside the task's private mount namespace and returns an
 
 from __future__ import annotations
 
+from airflow_datastores.errors import MountFailed
 from airflow_datastores.mounts.drivers.base import ActiveMount, Driver
 from airflow_datastores.mounts.drivers.bind import BindDriver, bind_mount_arguments
 from airflow_datastores.mounts.drivers.kernel_nfs import (
@@ -19,7 +20,6 @@ from airflow_datastores.mounts.drivers.userspace_nfs import (
     userspace_config,
     userspace_nfs_unavailable,
 )
-from airflow_datastores.mounts.errors import MountFailed
 from airflow_datastores.mounts.spec import Mount
 
 __all__ = [

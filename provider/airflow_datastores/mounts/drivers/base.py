@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from typing import ClassVar
 
-from airflow_datastores.mounts.errors import MountFailed
+from airflow_datastores.errors import MountFailed
 from airflow_datastores.mounts.namespace import detach_mount
 from airflow_datastores.mounts.spec import Mount
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
+from airflow_datastores.errors import MountFailed
 from airflow_datastores.mounts.drivers.base import ActiveMount, Driver, run_mount
-from airflow_datastores.mounts.errors import MountFailed
 from airflow_datastores.mounts.spec import Mount
 
 

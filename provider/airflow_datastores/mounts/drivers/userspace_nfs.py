@@ -18,8 +18,8 @@ import subprocess
 import sys
 import time
 
+from airflow_datastores.errors import MountFailed
 from airflow_datastores.mounts.drivers.base import ActiveMount, Driver
-from airflow_datastores.mounts.errors import MountFailed
 from airflow_datastores.mounts.namespace import detach_mount, die_with_parent, is_mount_point
 from airflow_datastores.mounts.spec import Mount
 

@@ -1,0 +1,104 @@
+"""Every error this package raises, under one base: :class:`DataStoreError`.
+
+Two branches say who has to act. :class:`InvalidSpec` (also a :class:`ValueError`) is a mistake in what
+the user wrote -- an input spec, a purge rule, a pipeline file, a mount -- and its message names the
+field and what to write instead. The others are what happened at run time: a store's answer, a check
+that failed, a mount that could not be made. Messages name the URL or file and never carry a secret.
+"""
+
+from __future__ import annotations
+
+
+class DataStoreError(Exception):
+    """Base of every error of airflow-datastores. The message names the URL or file and what to do."""
+
+
+# -- the stores' answers ---------------------------------------------------------------------------
+
+
+class NotFound(DataStoreError, FileNotFoundError):
+    """The object, bucket or container does not exist."""
+
+
+class AlreadyExists(DataStoreError, FileExistsError):
+    """A create-only write found the key already taken."""
+
+
+class AccessDenied(DataStoreError, PermissionError):
+    """The store refused the credentials of the connection."""
+
+
+class IntegrityError(DataStoreError):
+    """Bytes do not match the checksum the store or a manifest says they should have."""
+
+
+class TransientError(DataStoreError):
+    """A failure worth retrying: connection reset, timeout, 5xx, throttling."""
+
+
+class ObjectChanged(DataStoreError):
+    """The object was replaced while it was read: its identity is no longer the one first seen."""
+
+
+class ReadOnlyStore(DataStoreError):
+    """A write or delete was asked of a store that can only be read (HTTP)."""
+
+
+class MissingExtra(DataStoreError, ImportError):
+    """A backend needs an optional dependency that is not installed."""
+
+    def __init__(self, *, scheme: str, extra: str) -> None:
+        super().__init__(
+            f"The {scheme}:// store needs the '{extra}' extra, which is not installed. "
+            f"Install it with: pip install 'airflow-provider-datastores[{extra}]'"
+        )
+        self.extra = extra
+
+
+# -- what the user wrote ---------------------------------------------------------------------------
+
+
+class InvalidSpec(DataStoreError, ValueError):
+    """Something the user wrote cannot be used; the message names the field and what to write instead."""
+
+
+class AmbiguousVersionId(InvalidSpec):
+    """A version id asked for matches versions of several tasks, and no DAG or task narrows it."""
+
+
+class PipelineError(InvalidSpec):
+    """A mistake in a pipeline file; the message starts with ``file:line:``."""
+
+
+class SweepError(InvalidSpec):
+    """A sweep rule that cannot be expanded; the message says which rule and why."""
+
+
+class MountError(InvalidSpec):
+    """A mount spec is malformed or not allowed here. The message names the mount and the field."""
+
+
+# -- checks a task asked for -----------------------------------------------------------------------
+
+
+class InputChanged(DataStoreError):
+    """An input changed and the task's policy is ``on_input_change="fail"``."""
+
+
+# -- mounts at run time ----------------------------------------------------------------------------
+
+
+class MountFailed(DataStoreError, RuntimeError):
+    """A mount could not be made, checked or kept while the task ran."""
+
+
+class MountNotPermitted(MountFailed):
+    """This process may not mount: it is not root and lacks CAP_SYS_ADMIN."""
+
+
+class ShareUnreachable(MountFailed):
+    """An NFS server did not answer, or a bind source is missing on this worker."""
+
+
+class MountedProcessDied(MountFailed):
+    """The process that held the mounts ended without reporting a result (killed, crashed)."""
