@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 
 import boto3
 
-from airflow_datastores.cache import InputCache
 from airflow_datastores.hashing import Hasher
-from airflow_datastores.staging import stage_inputs
+from airflow_datastores.inputs.cache import InputCache
+from airflow_datastores.inputs.stage import stage_inputs
 from airflow_datastores.stores.registry import open_store
 from airflow_datastores.units import human_size
-from airflow_datastores.versioning import Producer, snapshot
+from airflow_datastores.versions import Producer, snapshot
 
 BUCKET = "bench"
 CONN_ID = "bench_s3"
@@ -148,7 +148,7 @@ def _peak_rss(env: dict, url: str, inputs_dir: str) -> tuple[int, int]:
     """
     script = (
         "import threading, time\n"
-        "from airflow_datastores.staging import stage_inputs\n"
+        "from airflow_datastores.inputs import stage_inputs\n"
         "from airflow_datastores.stores.registry import open_store\n"
         "def rss():\n"
         "    return int(open('/proc/self/statm').read().split()[1]) * 4096\n"
@@ -189,7 +189,7 @@ def run_all(*, endpoint: str, work: str, big: int, small_count: int, huge: int) 
                 ">= 2x", t_naive / t_stage >= 2)
 
     print("Verification against the store's checksums: its cost", flush=True)
-    store.write("ours.bin", RepeatReader(big), size=big)  # as a snapshot writes it: a full-object CRC64NVME
+    store.write("ours.bin", RepeatReader(big))  # as a snapshot writes it: a full-object CRC64NVME
     for key, what in (("big.bin", "SDK upload, composite CRC32"), ("ours.bin", "our upload, CRC64NVME")):
         t_on, t_off = _verification_cost(f"s3://{BUCKET}/{key}", os.path.join(work, "verify"))
         results.add(f"stage {human_size(big)} ({what}): verified / size only", f"{t_on / t_off:.3f}x "
@@ -257,13 +257,13 @@ def run_all(*, endpoint: str, work: str, big: int, small_count: int, huge: int) 
         def put(name: str) -> None:
             path = os.path.join(directory, name)
             with open(path, "rb") as handle:
-                store.write(f"{prefix}/{name}", handle, size=os.path.getsize(path))
+                store.write(f"{prefix}/{name}", handle)
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(put, sorted(os.listdir(directory))))
 
     for label, directory in ((human_size(big), out_big), (f"{small_count} x 8 KiB", out_small)):
-        t_plain = timed(lambda: plain_upload(directory, f"plain-{os.path.basename(directory)}"))
-        t_snap = timed(lambda: snapshot(directory, store=store, max_concurrency=8,
+        t_plain = timed(lambda directory=directory: plain_upload(directory, f"plain-{os.path.basename(directory)}"))
+        t_snap = timed(lambda directory=directory: snapshot(directory, store=store, max_concurrency=8,
                                         producer=Producer(dag_id="bench", task_id=os.path.basename(directory),
                                                           run_id=f"run-{time.time_ns()}")))
         results.add(f"snapshot {label}: time / plain upload", f"{t_snap / t_plain:.2f}x ({t_snap:.1f} s vs "

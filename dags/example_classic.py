@@ -11,7 +11,7 @@ import pendulum
 from airflow.sdk import DAG
 from example_data import data_dir
 
-from airflow_datastores.operators import DatastoreStepOperator, outputs_of
+from airflow_datastores import DatastoreStepOperator, outputs_of
 
 DATA = data_dir()
 

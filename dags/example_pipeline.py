@@ -65,9 +65,9 @@ def example_pipeline():
         ys = [float(r["humidity_pct"]) for r in rows]
         n = len(xs)
         mean_x, mean_y = sum(xs) / n, sum(ys) / n
-        slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / sum((x - mean_x) ** 2 for x in xs)
+        slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / sum((x - mean_x) ** 2 for x in xs)
         intercept = mean_y - slope * mean_x
-        rmse = (sum((slope * x + intercept - y) ** 2 for x, y in zip(xs, ys)) / n) ** 0.5
+        rmse = (sum((slope * x + intercept - y) ** 2 for x, y in zip(xs, ys, strict=True)) / n) ** 0.5
         model = {"slope": round(slope, 4), "intercept": round(intercept, 4), "rmse": round(rmse, 3), "rows": n}
         (outputs_dir / "model.json").write_text(json.dumps(model, indent=2))
         return model

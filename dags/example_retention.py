@@ -10,7 +10,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import DAG
 
-from airflow_datastores.operators import PurgeVersionsOperator
+from airflow_datastores import PurgeVersionsOperator
 
 with DAG(
     dag_id="datastores_retention",

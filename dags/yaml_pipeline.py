@@ -1,2 +1,5 @@
 """The YAML pipelines in pipelines/weather.yaml, as DAGs (the dag-processor reads this file)."""
-from airflow_datastores.pipelines import load_pipelines; load_pipelines("pipelines/weather.yaml", namespace=globals())  # noqa: E702
+
+from airflow_datastores import load_pipelines
+
+load_pipelines("pipelines/weather.yaml", namespace=globals())

@@ -349,7 +349,7 @@ def test_local_store_and_cache_are_on_shared_named_volumes():
         env = environment(service)
         volumes = [(src, dst) for src, dst in mounts(service) if named_volume(src)]
 
-        def volume_of(path: str) -> str | None:
+        def volume_of(path: str, volumes=volumes) -> str | None:
             hits = [dst for _, dst in volumes if path == dst or path.startswith(dst.rstrip("/") + "/")]
             return max(hits, key=len) if hits else None
 

@@ -1,2 +1,5 @@
 """The Valohai-shaped pipeline in tuning.yaml, as DAGs (the dag-processor reads this airflow DAG file)."""
-from airflow_datastores.pipelines import load_pipelines; load_pipelines("tuning.yaml", namespace=globals())  # noqa: E702
+
+from airflow_datastores import load_pipelines
+
+load_pipelines("tuning.yaml", namespace=globals())

@@ -15,20 +15,14 @@ from collections.abc import Iterator, Sequence
 from airflow_datastores.errors import DataStoreError
 from airflow_datastores.patterns import list_location
 from airflow_datastores.redaction import redact
-from airflow_datastores.retention import (
-    PurgeRule,
-    format_duration,
-    parse_duration,
-    purge,
-)
 from airflow_datastores.stores.registry import (
     default_store_url,
     get_store,
     locate,
     named_stores,
 )
-from airflow_datastores.units import human_size, plural
-from airflow_datastores.versioning import (
+from airflow_datastores.units import format_duration, human_size, parse_duration, plural
+from airflow_datastores.versions import (
     Version,
     diff_versions,
     latest_version,
@@ -36,6 +30,7 @@ from airflow_datastores.versioning import (
     load_version,
     verify_version,
 )
+from airflow_datastores.versions.retention import PurgeRule, purge
 
 
 def table(rows: Sequence[Sequence[object]], headers: Sequence[str]) -> str:
@@ -45,7 +40,7 @@ def table(rows: Sequence[Sequence[object]], headers: Sequence[str]) -> str:
     numeric = [all(_is_number(r[i]) for r in cells[1:]) and len(cells) > 1 for i in range(len(headers))]
 
     def line(row: Sequence[str]) -> str:
-        return "  ".join(c.rjust(w) if n else c.ljust(w) for c, w, n in zip(row, widths, numeric)).rstrip()
+        return "  ".join(c.rjust(w) if n else c.ljust(w) for c, w, n in zip(row, widths, numeric, strict=True)).rstrip()
 
     return "\n".join([line(cells[0]), line(["-" * w for w in widths])] + [line(r) for r in cells[1:]])
 

@@ -20,20 +20,20 @@ def airflow_home() -> str:
 
 def conf_int(option: str, default: int) -> int:
     """``[datastores] <option>`` as a whole number; a clear error names the option otherwise."""
-    raw = conf_value(option, str(default))
-    try:
-        return int(raw)
-    except ValueError:
-        raise InvalidSpec(f"[datastores] {option} = {raw!r} is not a whole number") from None
+    return _number(option, default, int, "a whole number")
 
 
 def conf_float(option: str, default: float) -> float:
     """``[datastores] <option>`` as a number of seconds (or any decimal number)."""
+    return _number(option, default, float, "a number")
+
+
+def _number(option: str, default, kind: type, what: str):
     raw = conf_value(option, str(default))
     try:
-        return float(raw)
+        return kind(raw)
     except ValueError:
-        raise InvalidSpec(f"[datastores] {option} = {raw!r} is not a number") from None
+        raise InvalidSpec(f"[datastores] {option} = {raw!r} is not {what}") from None
 
 
 def cache_dir() -> str:

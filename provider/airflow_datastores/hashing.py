@@ -231,17 +231,6 @@ class HashingReader:
         return True
 
 
-def hash_file(path: str, *, chunk_size: int = 8 * 1024 * 1024) -> dict[str, str]:
-    """md5, sha1 and sha256 of a local file (for files that did not arrive through a transfer)."""
-    import os
-
-    hasher = Hasher(expected_size=os.path.getsize(path))
-    with open(path, "rb") as handle:
-        while chunk := handle.read(chunk_size):
-            hasher.update(chunk)
-    return hasher.hexdigests()
-
-
 def verify_checksums(*, url: str, computed: dict[str, str], expected: dict[str, str]) -> list[str]:
     """Compare the digests of what arrived with the checksums the source vouches for.
 

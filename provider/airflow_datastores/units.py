@@ -1,6 +1,10 @@
-"""Sizes, rates and durations written for people."""
+"""Sizes, rates and durations written for people (and durations read from them)."""
 
 from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow_datastores.errors import InvalidSpec
 
 _UNITS = ("B", "kB", "MB", "GB", "TB", "PB")
 
@@ -34,3 +38,26 @@ def human_duration(seconds: float) -> str:
 def plural(count: int, noun: str) -> str:
     """``1 file``, ``3 files``."""
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def format_duration(delta: timedelta) -> str:
+    """A duration as people write it: ``24h``, ``7d``, ``90s`` -> ``1m 30s``, ``1h 30m``."""
+    seconds = int(delta.total_seconds())
+    if seconds >= 2 * 86400 and seconds % 86400 == 0:
+        return f"{seconds // 86400}d"
+    if seconds >= 3600:
+        hours, minutes = seconds // 3600, seconds % 3600 // 60
+        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
+    if seconds >= 60:
+        minutes, rest = seconds // 60, seconds % 60
+        return f"{minutes}m {rest}s" if rest else f"{minutes}m"
+    return f"{seconds}s"
+
+
+def parse_duration(text: str) -> timedelta:
+    """``90s``, ``30m``, ``12h``, ``7d``, ``2w`` -> timedelta."""
+    units = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+    text = text.strip()
+    if len(text) < 2 or text[-1] not in units or not text[:-1].isdigit():
+        raise InvalidSpec(f"{text!r} is not a duration; write a number and a unit, e.g. 30m, 12h, 7d, 2w")
+    return timedelta(**{units[text[-1]]: int(text[:-1])})

@@ -11,7 +11,7 @@ import pytest
 
 from airflow_datastores.cli import main
 from airflow_datastores.stores.registry import get_store
-from airflow_datastores.versioning import Producer, snapshot
+from airflow_datastores.versions import Producer, snapshot
 
 
 @pytest.fixture

@@ -14,10 +14,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from airflow_datastores.cli import build_parser, main
-from airflow_datastores.retention import PurgeRule, purge
 from airflow_datastores.stores.local import TEMP_DIR
 from airflow_datastores.stores.registry import open_store
-from airflow_datastores.versioning import Producer, list_versions, snapshot
+from airflow_datastores.versions import Producer, list_versions, snapshot
+from airflow_datastores.versions.retention import PurgeRule, purge
 
 
 def kill_snapshot_mid_upload(store, tmp_path, *, conn_id: str | None = None, uploading, big: int = 256 << 20,
@@ -39,7 +39,7 @@ def kill_snapshot_mid_upload(store, tmp_path, *, conn_id: str | None = None, upl
         handle.truncate(big)  # sparse: cheap to make, a long upload
     script = (
         "from airflow_datastores.stores.registry import open_store\n"
-        "from airflow_datastores.versioning import Producer, snapshot\n"
+        "from airflow_datastores.versions import Producer, snapshot\n"
         f"snapshot({str(out)!r}, store=open_store({store.root!r}, conn_id={conn_id!r}), max_concurrency=1,\n"
         "         producer=Producer(dag_id='d', task_id='t', run_id='killed'))\n"
     )

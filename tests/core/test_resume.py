@@ -12,8 +12,8 @@ import threading
 import pytest
 
 from airflow_datastores.errors import TransientError
+from airflow_datastores.inputs.stage import stage_inputs
 from airflow_datastores.retry import RetryPolicy
-from airflow_datastores.staging import stage_inputs
 
 PAYLOAD = os.urandom(20 * 1024 * 1024 + 17)  # more than one 8 MiB read chunk before the cut
 

@@ -9,11 +9,12 @@ import os
 
 import pytest
 
-from airflow_datastores.cache import InputCache
 from airflow_datastores.errors import DataStoreError, IntegrityError, NotFound
-from airflow_datastores.staging import parse_inputs, stage_inputs
+from airflow_datastores.inputs.cache import InputCache
+from airflow_datastores.inputs.spec import parse_inputs
+from airflow_datastores.inputs.stage import stage_inputs
 from airflow_datastores.stores.registry import get_store
-from airflow_datastores.versioning import Producer, snapshot
+from airflow_datastores.versions import Producer, snapshot
 
 
 def write(path, data: bytes) -> str:

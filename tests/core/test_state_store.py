@@ -9,12 +9,7 @@ import re
 import pytest
 
 from airflow_datastores.operators import XCOM_INPUTS
-from airflow_datastores.operators._state import (
-    STATE_FORMAT,
-    records_from_state,
-    state_key,
-    state_value,
-)
+from airflow_datastores.operators._state import STATE_FORMAT, records_from_state, state_key, state_value
 
 from .dagfiles import load_dag
 from .test_dag_runs import step_dag, task_state, xcom

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_datastores.stores.registry import get_store
-from airflow_datastores.versioning import list_versions, load_version
+from airflow_datastores.versions import list_versions, load_version
 
 from .dagfiles import load_dag
 from .test_dag_runs import task_state, xcom

@@ -9,10 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from airflow_datastores.errors import AlreadyExists, DataStoreError, NotFound
-from airflow_datastores.retention import PurgeRule, purge
-from airflow_datastores.staging import stage_inputs
+from airflow_datastores.inputs.stage import stage_inputs
 from airflow_datastores.stores.registry import get_store
-from airflow_datastores.versioning import (
+from airflow_datastores.versions import (
     Producer,
     diff_versions,
     latest_version,
@@ -22,6 +21,7 @@ from airflow_datastores.versioning import (
     snapshot,
     verify_version,
 )
+from airflow_datastores.versions.retention import PurgeRule, purge
 
 
 def make_outputs(directory, files: dict[str, bytes]) -> str:
@@ -175,7 +175,7 @@ def test_killed_snapshot_leaves_no_version_and_purge_removes_its_files(store, tm
         handle.truncate(1024**3)  # sparse: cheap to make, a long upload
     script = (
         "from airflow_datastores.stores.registry import get_store\n"
-        "from airflow_datastores.versioning import Producer, snapshot\n"
+        "from airflow_datastores.versions import Producer, snapshot\n"
         f"snapshot({out!r}, store=get_store({store.root!r}), max_concurrency=1,\n"
         "         producer=Producer(dag_id='d', task_id='t', run_id='killed'))\n"
     )

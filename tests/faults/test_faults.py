@@ -17,9 +17,9 @@ import time
 import pytest
 
 from airflow_datastores.errors import IntegrityError
-from airflow_datastores.staging import stage_inputs
+from airflow_datastores.inputs.stage import stage_inputs
 from airflow_datastores.stores.registry import open_store
-from airflow_datastores.versioning import Producer, snapshot, verify_version
+from airflow_datastores.versions import Producer, snapshot, verify_version
 from tests.faults.conftest import BACKENDS, FAST
 from tests.servers.faults import Fault
 
@@ -47,7 +47,7 @@ def _upload(faulty, key: str, data: bytes) -> None:
     else:
         import io
 
-        _store(faulty).write(key, io.BytesIO(data), size=len(data))
+        _store(faulty).write(key, io.BytesIO(data))
 
 
 def _stage(faulty, tmp_path, key: str, logger_name: str = "faults"):

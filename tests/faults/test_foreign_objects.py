@@ -13,7 +13,7 @@ import re
 import pytest
 
 from airflow_datastores.errors import IntegrityError
-from airflow_datastores.staging import stage_inputs
+from airflow_datastores.inputs.stage import stage_inputs
 from tests.faults.conftest import FAST
 
 MiB = 1024 * 1024

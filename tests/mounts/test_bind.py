@@ -11,14 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from airflow_datastores.mounts import (
-    Mount,
-    MountedProcessDied,
-    MountNotPermitted,
-    ShareUnreachable,
-    run_command_with_mounts,
-    run_with_mounts,
-)
+from airflow_datastores.errors import MountedProcessDied, MountNotPermitted, ShareUnreachable
+from airflow_datastores.mounts import Mount, run_command_with_mounts, run_with_mounts
 from airflow_datastores.mounts.namespace import is_mount_point
 
 from .conftest import mounted_anywhere, processes_mentioning

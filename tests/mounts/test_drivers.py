@@ -6,13 +6,15 @@ import re
 
 import pytest
 
-from airflow_datastores.mounts import Mount, MountFailed, kernel_nfs_unavailable, select_driver
+from airflow_datastores.mounts import Mount, MountFailed
 from airflow_datastores.mounts.drivers import (
     BindDriver,
     KernelNfsDriver,
     UserspaceNfsDriver,
     bind_mount_arguments,
     kernel_nfs_arguments,
+    kernel_nfs_unavailable,
+    select_driver,
     userspace_config,
 )
 

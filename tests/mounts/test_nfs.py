@@ -16,15 +16,15 @@ import time
 import psutil
 import pytest
 
+from airflow_datastores.errors import ShareUnreachable
 from airflow_datastores.mounts import (
     Mount,
     MountFailed,
-    ShareUnreachable,
     check_mounts_reachable,
-    kernel_nfs_unavailable,
     run_command_with_mounts,
     run_with_mounts,
 )
+from airflow_datastores.mounts.drivers import kernel_nfs_unavailable
 
 from .conftest import mounted_anywhere, processes_mentioning
 

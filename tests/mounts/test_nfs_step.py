@@ -4,7 +4,7 @@ derives becomes a version."""
 from __future__ import annotations
 
 from airflow_datastores.stores.registry import get_store
-from airflow_datastores.versioning import load_version
+from airflow_datastores.versions import load_version
 
 from ..core.dagfiles import load_dag
 from ..core.test_dag_runs import task_state, xcom

@@ -8,7 +8,8 @@ import sys
 import pytest
 import yaml
 
-from airflow_datastores.mounts import Mount, MountError, parse_mount, parse_mounts, validate_mounts
+from airflow_datastores.mounts import Mount, MountError, parse_mounts, validate_mounts
+from airflow_datastores.mounts.spec import parse_mount
 
 EFS = "fs-1234aa62.efs.eu-west-1.amazonaws.com:/"
 

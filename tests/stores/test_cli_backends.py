@@ -14,7 +14,7 @@ import pytest
 
 from airflow_datastores.cli import main
 from airflow_datastores.stores.registry import open_store
-from airflow_datastores.versioning import Producer, snapshot
+from airflow_datastores.versions import Producer, snapshot
 
 CLI = os.path.join(os.path.dirname(sys.executable), "airflow-datastores")
 ROOTS = {"local_root": None, "s3_root": "test_s3", "azure_root": "test_azure", "gcs_root": "test_gcs",
@@ -88,7 +88,7 @@ def test_a_password_in_a_url_never_comes_back(http_server, capfd, tmp_path):
     # Staged with the password in its URL: records and log lines carry the URL without it.
     (http_server.root_dir / "private").mkdir(exist_ok=True)
     (http_server.root_dir / "private" / "p.txt").write_bytes(b"private data")
-    from airflow_datastores.staging import stage_inputs
+    from airflow_datastores.inputs.stage import stage_inputs
     from tests.servers.http import BASIC_PASSWORD, BASIC_USER
 
     record = stage_inputs({"p": f"http://{BASIC_USER}:{BASIC_PASSWORD}@127.0.0.1:{http_server.port}/private/p.txt"},

@@ -8,9 +8,9 @@ import os
 import pytest
 import requests
 
-from airflow_datastores.cache import InputCache
 from airflow_datastores.errors import AccessDenied, DataStoreError
-from airflow_datastores.staging import stage_inputs
+from airflow_datastores.inputs.cache import InputCache
+from airflow_datastores.inputs.stage import stage_inputs
 from airflow_datastores.stores.registry import open_store
 from tests.servers.http import BASIC_PASSWORD, BASIC_USER
 

@@ -17,7 +17,7 @@ ROOTS = ["local_root", "s3_root", "azure_root", "gcs_root", "swift_root"]
 @pytest.mark.parametrize("size", [10, 17 * 1024 * 1024], ids=["small", "large"])
 def test_listing_and_stat_agree_on_identity(request, root, size):
     store = open_store(request.getfixturevalue(root), conn_id=_conn(root))
-    written = store.write("a/obj.bin", io.BytesIO(b"z" * size), size=size)
+    written = store.write("a/obj.bin", io.BytesIO(b"z" * size))
     listed = next(info for info in store.list("a/") if info.key == "a/obj.bin")
     stat = store.stat("a/obj.bin")
     assert listed.identity == stat.identity == written.identity

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from airflow_datastores.retention import PurgeRule, purge
 from airflow_datastores.stores.registry import open_store
-from airflow_datastores.versioning import list_versions
+from airflow_datastores.versions import list_versions
+from airflow_datastores.versions.retention import PurgeRule, purge
 from tests.core.test_purge_leftovers import kill_snapshot_mid_upload
 
 from .test_contract import PatternReader

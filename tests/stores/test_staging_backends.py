@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from airflow_datastores.cache import InputCache
 from airflow_datastores.errors import AccessDenied, IntegrityError, MissingExtra, NotFound
-from airflow_datastores.staging import stage_inputs
+from airflow_datastores.inputs.cache import InputCache
+from airflow_datastores.inputs.stage import stage_inputs
 from airflow_datastores.stores import registry
 from airflow_datastores.stores.registry import open_store
 

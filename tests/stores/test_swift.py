@@ -110,7 +110,7 @@ def test_manifests_nest_beyond_max_manifest_segments(store, server, monkeypatch)
     monkeypatch.setattr(swift, "SEGMENT_SIZE", MiB)
     monkeypatch.setattr(swift, "MAX_MANIFEST_SEGMENTS", 3)
     size = 7 * MiB + 1  # 8 segments: two nested manifests of 3, then 2 segments
-    store.write("nested.bin", PatternReader(size), size=size)
+    store.write("nested.bin", PatternReader(size))
     assert _digest(store.read("nested.bin")) == _expected(size)
     names = _names(server, f"{store.container}_segments")
     assert len(names) == 10 and sum("/manifest-" in name for name in names) == 2
@@ -136,7 +136,7 @@ def test_refused_create_only_manifest_leaves_no_segments(store, server):
     size = 2 * swift.SEGMENT_SIZE + 1
     reader = RacingReader(size, lambda: server.put_object(store.container, "taken.bin", contents=b"the winner"))
     with pytest.raises(AlreadyExists, match="taken.bin"):
-        store.write("taken.bin", reader, size=size, create_only=True)
+        store.write("taken.bin", reader, create_only=True)
     assert reader.race is None  # the other writer came after the store's first check
     assert store.read_bytes("taken.bin") == b"the winner"
     assert _names(server, f"{store.container}_segments") == []

@@ -9,9 +9,9 @@ import threading
 import pytest
 
 from airflow_datastores.errors import AlreadyExists
-from airflow_datastores.staging import stage_inputs
+from airflow_datastores.inputs.stage import stage_inputs
 from airflow_datastores.stores.registry import open_store
-from airflow_datastores.versioning import Producer, list_versions, make_reference, snapshot, verify_version
+from airflow_datastores.versions import Producer, list_versions, make_reference, snapshot, verify_version
 
 from .test_contract import WRITABLE, PatternReader
 

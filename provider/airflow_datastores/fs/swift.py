@@ -242,9 +242,9 @@ class SwiftFile(AbstractBufferedFile):
         while data and (len(data) >= self.blocksize or final):
             piece, data = data[: self.blocksize], data[self.blocksize:]
             name = f"{self._upload}/{len(self._segments):08d}"
-            etag = self.fs._status(lambda: conn.put_object(segments, name, contents=io.BytesIO(piece),
-                                                           content_length=len(piece),
-                                                           etag=hashlib.md5(piece).hexdigest()), self.path)
+            etag = self.fs._status(lambda name=name, piece=piece: conn.put_object(
+                segments, name, contents=io.BytesIO(piece), content_length=len(piece),
+                etag=hashlib.md5(piece).hexdigest()), self.path)
             self._segments.append({"path": f"/{segments}/{name}", "etag": etag.strip('"'), "size_bytes": len(piece)})
         if not final:
             self.buffer = io.BytesIO()

@@ -1,123 +1,33 @@
-"""What a DAG author writes for a mount, and the checks a spec must pass on its own.
+"""What a DAG author writes for a mount: :class:`Mount`, and :func:`parse_mounts` for every form of it.
 
 ``Mount("10.0.0.2:/mystore", "/mnt/store", readonly=True)`` or, from a YAML pipeline,
 ``{"source": "10.0.0.2:/mystore", "destination": "/mnt/store", "readonly": true}`` or the short form
 ``"10.0.0.2:/mystore:/mnt/store:ro"``. Everything here is plain data: nothing is mounted, nothing
-touches the network. Checks that depend on the task (its inputs and outputs directories, other
-mounts, symlinks on the worker) live in :mod:`airflow_datastores.mounts.validation`.
+touches the network. A spec's source and destination are checked in :mod:`.paths`, its options in
+:mod:`.options`; checks that depend on the task (its inputs and outputs directories, other mounts,
+symlinks on the worker) live in :mod:`.validation`.
 """
 
 from __future__ import annotations
 
 import difflib
-import ipaddress
-import posixpath
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_datastores.errors import MountError
+from airflow_datastores.mounts.options import parse_options
+from airflow_datastores.mounts.paths import (
+    normalize_bind_source,
+    normalize_destination,
+    normalize_nfs_source,
+    split_nfs_source,
+)
 
 MOUNT_TYPES = ("nfs", "bind")
 DRIVERS = ("auto", "kernel", "userspace")
 SPEC_KEYS = ("source", "destination", "type", "readonly", "options", "driver")
 NFS_DEFAULT_PORT = 2049
-
-_FLAG = "flag"
-_INT = "int"
-_PORT = "port"
-_ADDRESS = "address"
-_NFS_VERSIONS = ("3", "4", "4.0", "4.1", "4.2")
-
-#: Options every mount type takes: the usual mount flags that make a mount safer.
-_GENERIC_OPTIONS: dict[str, Any] = {
-    "nosuid": _FLAG,
-    "nodev": _FLAG,
-    "noexec": _FLAG,
-    "noatime": _FLAG,
-    "nodiratime": _FLAG,
-    "relatime": _FLAG,
-}
-
-#: nfs(5) options that are accepted, with the kind of value each takes.
-_NFS_OPTIONS: dict[str, Any] = {
-    **_GENERIC_OPTIONS,
-    "vers": _NFS_VERSIONS,
-    "nfsvers": _NFS_VERSIONS,
-    "minorversion": ("0", "1", "2"),
-    "port": _PORT,
-    "mountport": _PORT,
-    "proto": ("tcp", "tcp6", "rdma"),
-    "timeo": _INT,
-    "retrans": _INT,
-    "rsize": _INT,
-    "wsize": _INT,
-    "nconnect": _INT,
-    "actimeo": _INT,
-    "acregmin": _INT,
-    "acregmax": _INT,
-    "acdirmin": _INT,
-    "acdirmax": _INT,
-    "hard": _FLAG,
-    "soft": _FLAG,
-    "softerr": _FLAG,
-    "intr": _FLAG,
-    "nointr": _FLAG,
-    "ac": _FLAG,
-    "noac": _FLAG,
-    "cto": _FLAG,
-    "nocto": _FLAG,
-    "lock": _FLAG,
-    "nolock": _FLAG,
-    "resvport": _FLAG,
-    "noresvport": _FLAG,
-    "sharecache": _FLAG,
-    "nosharecache": _FLAG,
-    "fsc": _FLAG,
-    "nofsc": _FLAG,
-    "sec": ("sys", "krb5", "krb5i", "krb5p"),
-    "lookupcache": ("all", "none", "positive", "pos"),
-    "local_lock": ("none", "all", "flock", "posix"),
-    "clientaddr": _ADDRESS,
-}
-
-OPTIONS_BY_TYPE: dict[str, dict[str, Any]] = {"nfs": _NFS_OPTIONS, "bind": dict(_GENERIC_OPTIONS)}
-
-#: Options that have a field of their own, or that would change what kind of mount this is.
-_RESERVED_OPTIONS = {
-    "ro": "set readonly: true instead of the 'ro' option",
-    "rw": "mounts are read-write unless readonly: true; drop the 'rw' option",
-    "bind": "set type: bind instead of the 'bind' option",
-    "rbind": "recursive bind mounts are not supported; bind each directory on its own",
-    "remount": "'remount' is not a mount option a task may set",
-    "addr": "give the server in the source, as server:/path",
-}
-
-#: Never mount on these nor anywhere below them: the system would stop working.
-SYSTEM_TREES = (
-    "/proc",
-    "/sys",
-    "/dev",
-    "/etc",
-    "/boot",
-    "/bin",
-    "/sbin",
-    "/lib",
-    "/lib32",
-    "/lib64",
-    "/libx32",
-    "/usr",
-    "/run",
-)
-#: Never mount over these directories themselves (a directory below them is fine).
-SYSTEM_DIRECTORIES = ("/", "/home", "/root", "/tmp", "/var", "/opt", "/srv", "/mnt", "/media")
-
-_HOST_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_HOSTNAME = re.compile(rf"{_HOST_LABEL}(?:\.{_HOST_LABEL})*\.?")
-_NFS_SOURCE = re.compile(r"(?P<host>\[[^\]]*\]|[^:/\[\]]*):(?P<path>.*)", re.DOTALL)
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 @dataclass(frozen=True)
@@ -132,8 +42,8 @@ class Mount:
     :param readonly: mount read-only; writes fail with "Read-only file system".
     :param options: mount options as a dict (``{"vers": "4.1", "hard": True}``), a string
         (``"vers=4.1,hard"``) or a list of ``name[=value]``. NFS takes the nfs(5) options listed in
-        ``OPTIONS_BY_TYPE["nfs"]``; both types take ``nosuid``, ``nodev``, ``noexec`` and the atime
-        flags.
+        :data:`.options.OPTIONS_BY_TYPE` ``["nfs"]``; both types take ``nosuid``, ``nodev``,
+        ``noexec`` and the atime flags.
     :param driver: for NFS, ``auto`` (the kernel's NFS client where there is one, else user space),
         ``kernel`` or ``userspace`` (FUSE over nfs-rs). Bind mounts only take ``auto``.
     """
@@ -158,9 +68,10 @@ class Mount:
             raise MountError(f"driver: {self.driver!r} is not a driver; use one of {', '.join(DRIVERS)}")
         if mount_type == "bind" and self.driver != "auto":
             raise MountError(f"driver: {self.driver!r} applies to NFS mounts only; a bind mount takes none")
-        source = normalize_nfs_source(self.source) if mount_type == "nfs" else _bind_source(self.source)
+        normalize_source = normalize_nfs_source if mount_type == "nfs" else normalize_bind_source
+        source = normalize_source(self.source)
         destination = normalize_destination(self.destination)
-        items = _option_items(self.options, mount_type)
+        items = parse_options(self.options, mount_type)
         object.__setattr__(self, "type", mount_type)
         object.__setattr__(self, "source", source)
         object.__setattr__(self, "destination", destination)
@@ -288,154 +199,3 @@ def _infer_type(source: Any) -> str:
     if not isinstance(source, str) or not source:
         raise MountError(f"source: {source!r} is not a path or server:/path")
     return "bind" if source.startswith("/") else "nfs"
-
-
-def split_nfs_source(source: str) -> tuple[str, str]:
-    """``"[fd00::2]:/data"`` -> ``("fd00::2", "/data")``; no checks, see :func:`normalize_nfs_source`."""
-    match = _NFS_SOURCE.fullmatch(source)
-    if match is None:
-        raise MountError(f"source: {source!r} is not server:/path")
-    host = match["host"]
-    return (host[1:-1] if host.startswith("[") else host), match["path"]
-
-
-def normalize_nfs_source(source: Any) -> str:
-    """Check an NFS source; return it as ``host:/path`` without ``//`` or a trailing ``/``."""
-    example = "e.g. 'fs-1234aa62.efs.eu-west-1.amazonaws.com:/' or '10.0.0.2:/mystore'"
-    if not isinstance(source, str) or _CONTROL.search(source):
-        raise MountError(f"source: {source!r} is not an NFS source; {example}")
-    if _URL.match(source):
-        raise MountError(f"source: {source!r} is a URL; give an NFS source as server:/path, {example}")
-    match = _NFS_SOURCE.fullmatch(source)
-    if match is None:
-        raise MountError(f"source: {source!r} has no server; an NFS source is server:/path, {example}")
-    host, path = match["host"], match["path"]
-    if host.startswith("["):
-        try:
-            ipaddress.IPv6Address(host[1:-1])
-        except ValueError:
-            raise MountError(f"source: {host!r} in {source!r} is not an IPv6 address") from None
-    elif not host or not _HOSTNAME.fullmatch(host):
-        raise MountError(f"source: server {host!r} in {source!r} is not a host name or address; {example}")
-    if not path.startswith("/"):
-        raise MountError(
-            f"source: the path {path!r} in {source!r} must be absolute (start with '/'); {example}"
-        )
-    if ".." in path.split("/"):
-        raise MountError(f"source: the path in {source!r} contains '..'")
-    return f"{host}:{_clean_path(path)}"
-
-
-def _bind_source(source: Any) -> str:
-    if not isinstance(source, str) or not source or _CONTROL.search(source):
-        raise MountError(f"source: {source!r} is not a directory path")
-    if not source.startswith("/"):
-        raise MountError(
-            f"source: {source!r} is relative; a bind mount's source is an absolute directory on the worker"
-        )
-    if ".." in source.split("/"):
-        raise MountError(f"source: {source!r} contains '..'; give the directory's own path")
-    return _clean_path(source)
-
-
-def normalize_destination(destination: Any) -> str:
-    """Check a destination on its own (absolute, no ``..``, not a system path) and clean it."""
-    if not isinstance(destination, str) or not destination or _CONTROL.search(destination):
-        raise MountError(f"destination: {destination!r} is not a directory path")
-    if not destination.startswith("/"):
-        example = "/mnt/" + destination.strip("/")
-        raise MountError(f"destination: {destination!r} is relative; give an absolute path such as {example}")
-    if ".." in destination.split("/"):
-        raise MountError(f"destination: {destination!r} contains '..'; give the directory's own path")
-    clean = _clean_path(destination)
-    conflict = system_path_conflict(clean)
-    if conflict:
-        raise MountError(f"destination: {destination!r} {conflict}; mount somewhere like /mnt/data")
-    return clean
-
-
-def system_path_conflict(path: str) -> str | None:
-    """Why mounting at ``path`` would hide part of the system, or None when it would not."""
-    if path in SYSTEM_DIRECTORIES:
-        return f"is the system directory {path}"
-    for tree in SYSTEM_TREES:
-        if path == tree:
-            return f"is the system directory {tree}"
-        if path.startswith(tree + "/"):
-            return f"is inside the system directory {tree}"
-    return None
-
-
-def _clean_path(path: str) -> str:
-    # normpath keeps a leading "//" (POSIX allows it a meaning); here it is just "/".
-    return "/" + posixpath.normpath(path).lstrip("/")
-
-
-def _option_items(options: Any, mount_type: str) -> tuple[tuple[str, str | None], ...]:
-    if options is None or options == ():
-        return ()
-    if isinstance(options, str):
-        pairs = [_split_option(part) for part in options.split(",") if part.strip()]
-    elif isinstance(options, Mapping):
-        pairs = []
-        for name, value in options.items():
-            if value is False or value is None:
-                continue
-            pairs.append((str(name), None if value is True else value))
-    elif isinstance(options, Sequence):
-        pairs = []
-        for part in options:
-            if isinstance(part, str):
-                pairs.append(_split_option(part))
-            elif isinstance(part, Sequence) and len(part) == 2:
-                pairs.append((str(part[0]), part[1]))
-            else:
-                raise MountError(f"options: {part!r} is not 'name' or 'name=value'")
-    else:
-        raise MountError(f"options: {options!r} is not a dict, a 'name=value,...' string or a list")
-    known = OPTIONS_BY_TYPE[mount_type]
-    items: dict[str, str | None] = {}
-    for name, value in pairs:
-        name = name.strip()
-        if name in _RESERVED_OPTIONS:
-            raise MountError(f"options: {name!r}: {_RESERVED_OPTIONS[name]}")
-        if name not in known:
-            hint = difflib.get_close_matches(name, known, n=1)
-            also = f" (did you mean {hint[0]!r}?)" if hint else ""
-            raise MountError(
-                f"options: {name!r} is not a known {mount_type} mount option{also}; "
-                f"known: {', '.join(sorted(known))}"
-            )
-        items[name] = _option_value(name, value, known[name])
-    return tuple(items.items())
-
-
-def _split_option(part: str) -> tuple[str, str | None]:
-    name, sep, value = part.strip().partition("=")
-    return name, (value if sep else None)
-
-
-def _option_value(name: str, value: Any, kind: Any) -> str | None:
-    if kind == _FLAG:
-        if value not in (None, True):
-            raise MountError(f"options: {name!r} is a flag and takes no value (got {value!r})")
-        return None
-    if value is None or isinstance(value, bool):
-        raise MountError(f"options: {name!r} needs a value")
-    text = str(value).strip()
-    if isinstance(kind, tuple):
-        if text not in kind:
-            raise MountError(f"options: {name}={text!r} is not one of {', '.join(kind)}")
-        return text
-    if kind in (_INT, _PORT):
-        if not text.isdigit():
-            raise MountError(f"options: {name}={text!r} is not a whole number")
-        if kind == _PORT and not 0 <= int(text) <= 65535:
-            raise MountError(f"options: {name}={text} is not a TCP port (0-65535)")
-        return str(int(text))
-    if kind == _ADDRESS:
-        try:
-            return str(ipaddress.ip_address(text))
-        except ValueError:
-            raise MountError(f"options: {name}={text!r} is not an IP address") from None
-    raise AssertionError(kind)

@@ -14,14 +14,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_datastores import config
-from airflow_datastores.cache import InputCache
-from airflow_datastores.changes import all_unchanged, apply_policy, compare, unchanged_by_identity
-from airflow_datastores.operators._state import XCOM_INPUTS, previous_records
-from airflow_datastores.staging import InputRecord, StagingResult, parse_inputs, resolve_inputs, stage_files
+from airflow_datastores.inputs.cache import InputCache
+from airflow_datastores.inputs.changes import all_unchanged, apply_policy, compare, unchanged_by_identity
+from airflow_datastores.inputs.resolve import resolve_inputs
+from airflow_datastores.inputs.spec import parse_inputs
+from airflow_datastores.inputs.stage import StagingResult, stage_files
+from airflow_datastores.operators._state import previous_records
+from airflow_datastores.records import XCOM_INPUTS, XCOM_OUTPUTS, InputRecord
 from airflow_datastores.stores.registry import get_store
-from airflow_datastores.versioning import Producer, Version, slug, snapshot
-
-XCOM_OUTPUTS = "datastore_outputs"
+from airflow_datastores.versions import Producer, Version, slug, snapshot
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ def stage_for_task(
 
     :raises SkipUnchanged: ``skip_if_unchanged`` and nothing changed (decided from store metadata
         alone when every identity matches, so nothing is downloaded).
-    :raises airflow_datastores.changes.InputChanged: ``on_input_change="fail"`` and an input changed.
+    :raises airflow_datastores.errors.InputChanged: ``on_input_change="fail"`` and an input changed.
     """
     ti = context["ti"]
     files = resolve_inputs(parse_inputs(inputs))

@@ -10,7 +10,7 @@ Without that store (Airflow 3.1/3.2, or a task without the asset, such as ``Stag
 records come from the XCom of the newest earlier successful run. That lookup first asks whether such
 a run exists, so a first run does not make the SDK client log "XCom not found" as an ERROR.
 
-This module is Airflow glue only; :mod:`airflow_datastores.changes` gets plain records from it.
+This module is Airflow glue only; :mod:`airflow_datastores.inputs.changes` gets plain records from it.
 """
 
 from __future__ import annotations
@@ -20,9 +20,11 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from airflow_datastores.records import XCOM_INPUTS
+
 log = logging.getLogger(__name__)
 
-XCOM_INPUTS = "datastore_inputs"
+
 STATE_FORMAT = 1
 #: Leave headroom under Airflow's ``[state_store] max_value_storage_bytes`` default (65535).
 STATE_MAX_BYTES = 60_000
@@ -82,7 +84,7 @@ def records_from_state(value: Any, *, dag_id: str, task_id: str, conn_id: str | 
     if not isinstance(pointer, Mapping) or not pointer.get("store") or not pointer.get("version_id"):
         return None
     from airflow_datastores.stores.registry import get_store
-    from airflow_datastores.versioning import load_version
+    from airflow_datastores.versions import load_version
 
     version = load_version(get_store(pointer["store"], conn_id=conn_id), dag_id, task_id, pointer["version_id"])
     return list(version.inputs)

@@ -9,9 +9,9 @@ from typing import Any
 from airflow.sdk import BaseOperator
 
 from airflow_datastores.errors import DataStoreError
-from airflow_datastores.retention import PurgeRule, parse_duration, purge
 from airflow_datastores.stores.registry import get_store
-from airflow_datastores.units import human_size
+from airflow_datastores.units import human_size, parse_duration
+from airflow_datastores.versions.retention import PurgeRule, purge
 
 
 class PurgeVersionsOperator(BaseOperator):

@@ -8,15 +8,9 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowSkipException
 
-from airflow_datastores.changes import check_policy
+from airflow_datastores.inputs.changes import check_policy
 from airflow_datastores.operators._lineage import LineageMixin, TaskLineage, input_pairs
-from airflow_datastores.operators._runtime import (
-    SkipUnchanged,
-    push_inputs,
-    record_dicts,
-    stage_for_task,
-    task_dirs,
-)
+from airflow_datastores.operators._runtime import SkipUnchanged, push_inputs, record_dicts, stage_for_task, task_dirs
 
 
 class StageInputsOperator(LineageMixin, BaseOperator):

@@ -12,8 +12,8 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowSkipException
 
-from airflow_datastores.changes import check_policy
 from airflow_datastores.errors import InvalidSpec
+from airflow_datastores.inputs.changes import check_policy
 from airflow_datastores.operators._lineage import LineageMixin, TaskLineage, input_pairs, output_pairs
 from airflow_datastores.operators._runtime import (
     SkipUnchanged,

@@ -14,10 +14,39 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import HTTPException
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from airflow_datastores.operators._runtime import XCOM_INPUTS
 from airflow_datastores.plugin import data, probes, views
+from airflow_datastores.records import XCOM_INPUTS
 
 OVERVIEW_CHANGES = 10  # latest changes on the overview
+
+
+def _stores(db, dags) -> list[dict]:
+    """Each known store with its reachability and the versions and bytes the database knows of."""
+    totals = data.store_totals(db, dags=dags)
+    refs, config_error = probes.known_stores(totals)
+    errors = probes.reachability(refs)
+    result = []
+    for ref in refs:
+        total = totals.get(ref.url, {})
+        result.append({**probes.describe(ref), "reachable": errors[ref.url] is None, "error": errors[ref.url],
+                       "versions": total.get("versions", 0), "bytes": total.get("bytes", 0),
+                       "latest_version_at": total.get("latest")})
+    if config_error:
+        result.append({"name": "[datastores] stores", "kind": "configuration", "location": None,
+                       "conn_id": None, "default": False, "configured": True, "reachable": False,
+                       "error": config_error, "versions": 0, "bytes": 0, "latest_version_at": None})
+    return result
+
+def _store_names() -> dict[str, str]:
+    refs, _ = probes.known_stores()
+    return {ref.url: ref.name for ref in refs}
+
+def _versions(db, dags, dag_id, task_id, page) -> dict:
+    result = data.versions(db, dags=dags, dag_id=dag_id, task_id=task_id, page=page)
+    names = _store_names()
+    for version in result["versions"]:
+        version["store_name"] = names.get(version["store"])
+    return result
 
 
 def create_app(*, authenticated: Any, readable_dags: Callable[..., set[str] | None],
@@ -29,41 +58,14 @@ def create_app(*, authenticated: Any, readable_dags: Callable[..., set[str] | No
     Db = Annotated[Any, Depends(session)]
     Page = Annotated[int, Query(ge=1, le=1_000_000)]
 
-    def stores(db, dags) -> list[dict]:
-        totals = data.store_totals(db, dags=dags)
-        refs, config_error = probes.known_stores(totals)
-        errors = probes.reachability(refs)
-        result = []
-        for ref in refs:
-            total = totals.get(ref.url, {})
-            result.append({**probes.describe(ref), "reachable": errors[ref.url] is None, "error": errors[ref.url],
-                           "versions": total.get("versions", 0), "bytes": total.get("bytes", 0),
-                           "latest_version_at": total.get("latest")})
-        if config_error:
-            result.append({"name": "[datastores] stores", "kind": "configuration", "location": None,
-                           "conn_id": None, "default": False, "configured": True, "reachable": False,
-                           "error": config_error, "versions": 0, "bytes": 0, "latest_version_at": None})
-        return result
-
-    def store_names() -> dict[str, str]:
-        refs, _ = probes.known_stores()
-        return {ref.url: ref.name for ref in refs}
-
-    def versions(db, dags, dag_id, task_id, page) -> dict:
-        result = data.versions(db, dags=dags, dag_id=dag_id, task_id=task_id, page=page)
-        names = store_names()
-        for version in result["versions"]:
-            version["store_name"] = names.get(version["store"])
-        return result
-
     @app.get("/api/stores", summary="Each store: where, whether it answers, versions and bytes")
     def api_stores(db: Db, dags: Dags) -> list[dict]:
-        return stores(db, dags)
+        return _stores(db, dags)
 
     @app.get("/api/versions", summary="Versions, newest first, with their files")
     def api_versions(db: Db, dags: Dags, dag_id: str | None = None, task_id: str | None = None,
                      page: Page = 1) -> dict:
-        return versions(db, dags, dag_id, task_id, page)
+        return _versions(db, dags, dag_id, task_id, page)
 
     @app.get("/api/changes", summary="Inputs that changed between runs, newest first")
     def api_changes(db: Db, dags: Dags, dag_id: str | None = None, page: Page = 1) -> dict:
@@ -77,7 +79,7 @@ def create_app(*, authenticated: Any, readable_dags: Callable[..., set[str] | No
     def overview_page(request: Request, db: Db, dags: Dags) -> Response:
         latest = data.changes(db, dags=dags, page=1, page_size=OVERVIEW_CHANGES)
         return views.render(request, "overview.html", url_prefix=url_prefix, active="overview",
-                            api="api/stores", stores=stores(db, dags),
+                            api="api/stores", stores=_stores(db, dags),
                             changes=latest["changes"][:OVERVIEW_CHANGES],
                             changed_runs=data.count_changed_runs(db, dags=dags))
 
@@ -86,7 +88,7 @@ def create_app(*, authenticated: Any, readable_dags: Callable[..., set[str] | No
                       task_id: str | None = None, page: Page = 1) -> Response:
         dag_id, task_id = dag_id or None, task_id or None
         return views.render(request, "versions.html", url_prefix=url_prefix, active="versions",
-                            api="api/versions", result=versions(db, dags, dag_id, task_id, page),
+                            api="api/versions", result=_versions(db, dags, dag_id, task_id, page),
                             dag_id=dag_id, task_id=task_id, dag_ids=data.dag_ids(db, dags=dags),
                             task_ids=data.task_ids(db, dags=dags, dag_id=dag_id) if dag_id else [])
 

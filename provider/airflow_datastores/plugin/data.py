@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import Text, cast, func, or_, select
 from sqlalchemy.orm import Session
 
-from airflow_datastores.operators._runtime import XCOM_INPUTS, XCOM_OUTPUTS
 from airflow_datastores.plugin.redact import safe_url
-from airflow_datastores.versioning import make_reference
+from airflow_datastores.records import XCOM_INPUTS, XCOM_OUTPUTS
+from airflow_datastores.versions import make_reference
 
 PAGE_SIZE = 50
 #: files listed per version on a page (a version may hold many thousands; file_count says how many)

@@ -13,7 +13,7 @@ from airflow_datastores.plugin.redact import safe_text, safe_url
 from airflow_datastores.retry import RetryPolicy
 from airflow_datastores.stores.registry import default_store_url, named_stores, normalize_root, open_store
 from airflow_datastores.stores.retrying import RetryingStore
-from airflow_datastores.versioning import MANIFESTS
+from airflow_datastores.versions import MANIFESTS
 
 TIMEOUT = 3.0  # seconds a page waits for a store to answer
 REUSE = 15.0  # seconds an answer is reused, so reloading a page does not knock on every store again

@@ -106,7 +106,7 @@ class AzureBlobStore(Store):
         except AzureError as err:
             raise self._error(err, key) from None
 
-    def write(self, key: str, data: BinaryIO, *, size: int | None = None, create_only: bool = False) -> ObjectInfo:
+    def write(self, key: str, data: BinaryIO, *, create_only: bool = False) -> ObjectInfo:
         blob = self._blob(key)
         first = read_up_to(data, BLOCK_SIZE)
         if len(first) < BLOCK_SIZE:

@@ -126,8 +126,6 @@ class Store(abc.ABC):
     schemes: ClassVar[tuple[str, ...]] = ()
     #: Whether the store accepts writes and deletes.
     writable: ClassVar[bool] = True
-    #: Whether a ranged read costs only the bytes of the range (so parallel ranged reads pay off).
-    cheap_ranges: ClassVar[bool] = True
     #: How records name this backend in ``verified`` (``s3:crc64nvme``).
     label: ClassVar[str] = ""
 
@@ -174,14 +172,11 @@ class Store(abc.ABC):
         key: str,
         data: BinaryIO,
         *,
-        size: int | None = None,
         create_only: bool = False,
     ) -> ObjectInfo:
         """Store what ``data.read()`` yields under ``key``, streaming, with bounded memory.
 
         :param data: a readable binary file object; read in chunks until it returns ``b""``.
-        :param size: the number of bytes ``data`` will yield, when known (helps choosing the
-            single-request or the large-object path).
         :param create_only: refuse with :class:`AlreadyExists` when ``key`` already exists; the check
             and the write are one atomic request on the server.
         """
@@ -223,7 +218,7 @@ class Store(abc.ABC):
 
     def write_bytes(self, key: str, data: bytes, *, create_only: bool = False) -> ObjectInfo:
         """Store a small object held in memory."""
-        return self.write(key, io.BytesIO(data), size=len(data), create_only=create_only)
+        return self.write(key, io.BytesIO(data), create_only=create_only)
 
     def exists(self, key: str) -> bool:
         try:

@@ -156,7 +156,7 @@ class GCSStore(Store):
         except _SDK_ERRORS as err:
             raise self._error(err, key) from None
 
-    def write(self, key: str, data: BinaryIO, *, size: int | None = None, create_only: bool = False) -> ObjectInfo:
+    def write(self, key: str, data: BinaryIO, *, create_only: bool = False) -> ObjectInfo:
         from airflow_datastores import retry
 
         blob = self.bucket.blob(self._name(key))

@@ -119,7 +119,7 @@ class HttpStore(Store):
                 raise TransientError(f"{url}: connection lost while reading ({type(err).__name__})") from None
 
     def write(
-        self, key: str, data: BinaryIO, *, size: int | None = None, create_only: bool = False
+        self, key: str, data: BinaryIO, *, create_only: bool = False
     ) -> ObjectInfo:
         self._require_writable(key)
         raise AssertionError("unreachable")

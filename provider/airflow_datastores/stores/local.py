@@ -96,7 +96,6 @@ class LocalStore(Store):
         key: str,
         data: BinaryIO,
         *,
-        size: int | None = None,
         create_only: bool = False,
     ) -> ObjectInfo:
         path = self._path(check_key(key))

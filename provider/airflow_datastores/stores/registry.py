@@ -12,12 +12,12 @@ import importlib
 import json
 import os
 import threading
-from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
+from dataclasses import dataclass, replace
+from urllib.parse import urlsplit
 
 from airflow_datastores.config import airflow_home
 from airflow_datastores.config import conf_value as _conf
-from airflow_datastores.errors import DataStoreError, InvalidSpec, MissingExtra
+from airflow_datastores.errors import InvalidSpec, MissingExtra
 from airflow_datastores.redaction import redact
 from airflow_datastores.stores.base import Store
 from airflow_datastores.stores.retrying import RetryingStore
@@ -98,23 +98,46 @@ def split_url(url: str) -> tuple[str, str, str]:
     return scheme, f"{scheme}://{parts.netloc}", parts.path.lstrip("/")
 
 
-def join_url(root: str, key: str) -> str:
-    """The URL of ``key`` below ``root``; the inverse of :func:`split_url`."""
-    if not key:
-        return root
-    return f"{root}{key}" if root.endswith("/") else f"{root}/{key}"
+@dataclass(frozen=True)
+class Location:
+    """A URL parsed once: which backend serves it, the store's root, the key below it, the connection.
+
+    :param scheme: ``file``, ``s3``, ``az``, ``gs``, ``swift``, ``http`` or ``https``.
+    :param root: the bucket / container / host as a URL (``file:///`` for local paths).
+    :param key: the rest, without a leading slash, as written (not percent-encoded).
+    :param conn_id: the Airflow connection for it: given, or the named store's that covers the URL.
+    """
+
+    scheme: str
+    root: str
+    key: str
+    conn_id: str | None = None
+
+    @property
+    def url(self) -> str:
+        """The location as one URL (without a trailing slash), as a store rooted here is named."""
+        key, _, query = self.key.partition("?")
+        key = key.rstrip("/")
+        if self.scheme == "file":
+            return f"file:///{key}"
+        url = f"{self.root}/{key}" if key else self.root
+        return f"{url}?{query}" if query else url
 
 
 def normalize_root(url: str) -> str:
-    """``url`` without trailing slashes (``file:///`` stays the file system's root)."""
-    parts = urlsplit(url)
-    path = parts.path.rstrip("/")
-    if parts.scheme == "file" and not path:
-        path = "/"
-    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
+    """``url`` as a store rooted there is named: without trailing slashes (``file:///`` stays ``/``)."""
+    scheme, root, key = split_url(url)
+    return Location(scheme=scheme, root=root, key=key).url
 
 
-def open_store(url: str, *, conn_id: str | None = None) -> Store:
+def parse_location(url: str, *, conn_id: str | None = None) -> Location:
+    """Parse ``url`` once (see :func:`split_url`); ``conn_id`` defaults to the connection of the named
+    store whose URL covers it (``[datastores] stores``), else the backend's usual default."""
+    scheme, root, key = split_url(url)
+    return Location(scheme=scheme, root=root, key=key, conn_id=_conn_id_for(url) if conn_id is None else conn_id)
+
+
+def open_store(url: str | Location, *, conn_id: str | None = None) -> Store:
     """A store rooted at ``url`` (a bucket, a container, a prefix or a directory).
 
     ``conn_id`` defaults to the connection of the named store whose URL covers ``url``, and then to
@@ -123,26 +146,25 @@ def open_store(url: str, *, conn_id: str | None = None) -> Store:
     (:class:`~airflow_datastores.stores.retrying.RetryingStore`). Instances are shared within a
     process: they are thread-safe.
     """
-    url = normalize_root(url)
-    scheme = urlsplit(url).scheme.lower()
-    if conn_id is None:
-        conn_id = _conn_id_for(url)
-    cache_key = (scheme, url, conn_id)
-    with _cache_lock:
-        store = _cache.get(cache_key)
-        if store is None:
-            split_url(url)  # validate
-            store = RetryingStore(backend_class(scheme)(root=url, conn_id=conn_id))
-            _cache[cache_key] = store
-        return store
+    location = url if isinstance(url, Location) else parse_location(url, conn_id=conn_id)
+    return _open(location.scheme, location.url, location.conn_id)
 
 
 def locate(url: str, *, conn_id: str | None = None) -> tuple[Store, str]:
-    """The store that holds the object at ``url``, and the object's key in it."""
-    _scheme, root, key = split_url(url)
-    if conn_id is None:
-        conn_id = _conn_id_for(url)
-    return open_store(root, conn_id=conn_id), key
+    """The store that holds the object at ``url`` (rooted at its bucket, container, host or ``/``),
+    and the object's key in it."""
+    location = parse_location(url, conn_id=conn_id)
+    return _open(location.scheme, location.root, location.conn_id), location.key
+
+
+def _open(scheme: str, root: str, conn_id: str | None) -> Store:
+    cache_key = (scheme, root, conn_id)
+    with _cache_lock:
+        store = _cache.get(cache_key)
+        if store is None:
+            store = RetryingStore(backend_class(scheme)(root=root, conn_id=conn_id))
+            _cache[cache_key] = store
+        return store
 
 
 def clear_cache() -> None:
@@ -192,20 +214,18 @@ def default_store_url() -> str:
     """``[datastores] default_store`` (a URL or a store name), else ``$AIRFLOW_HOME/datastores``."""
     configured = _conf("default_store").strip()
     if configured:
-        return resolve_store_url(configured)[0]
+        return resolve_store(configured).url
     return "file://" + os.path.join(os.path.abspath(airflow_home()), "datastores")
 
 
-def resolve_store_url(name_or_url: str | None) -> tuple[str, str | None]:
-    """``(url, conn_id)`` for a store name, a store URL, or ``None`` for the default store."""
-    if not name_or_url:
-        return default_store_url(), None
-    if "://" in name_or_url:
-        split_url(name_or_url)
-        return name_or_url.rstrip("/"), _conn_id_for(name_or_url)
+def resolve_store(name_or_url: str | None) -> Location:
+    """The location of a store name (from ``[datastores] stores``), a store URL, or ``None``/``"default"``
+    for the default store; ``[datastores] stores`` is read once."""
+    if name_or_url and "://" in name_or_url:
+        return parse_location(name_or_url)
+    if not name_or_url or name_or_url == "default":
+        return parse_location(default_store_url())
     stores = named_stores()
-    if name_or_url == "default":
-        return default_store_url(), None
     if name_or_url not in stores:
         known = ", ".join(sorted(stores)) or "none are configured"
         raise InvalidSpec(
@@ -213,24 +233,25 @@ def resolve_store_url(name_or_url: str | None) -> tuple[str, str | None]:
             "[datastores] stores or give a URL such as s3://bucket/prefix"
         )
     config = stores[name_or_url]
-    return config.url, config.conn_id
+    return parse_location(config.url, conn_id=config.conn_id or _conn_id_among(config.url, stores))
 
 
 def get_store(name_or_url: str | None = None, *, conn_id: str | None = None) -> Store:
     """The store named ``name_or_url`` (a configured name or a URL); ``None`` gives the default."""
-    url, configured_conn = resolve_store_url(name_or_url)
-    return open_store(url, conn_id=conn_id or configured_conn)
+    location = resolve_store(name_or_url)
+    if conn_id:
+        location = replace(location, conn_id=conn_id)
+    return open_store(location)
 
 
 def _conn_id_for(url: str) -> str | None:
     """The connection of the longest named store whose URL covers ``url``, if any."""
-    try:
-        stores = named_stores()
-    except DataStoreError:
-        raise
+    return _conn_id_among(url, named_stores())
+
+
+def _conn_id_among(url: str, stores: dict[str, StoreConfig]) -> str | None:
     best: StoreConfig | None = None
     for config in stores.values():
-        if url == config.url or url.startswith(config.url + "/"):
-            if best is None or len(config.url) > len(best.url):
-                best = config
+        if (url == config.url or url.startswith(config.url + "/")) and (best is None or len(config.url) > len(best.url)):
+            best = config
     return best.conn_id if best else None

@@ -126,10 +126,10 @@ class RetryingStore(Store):
                     return
                 attempts.failed(err, resume_at=position)
 
-    def write(self, key: str, data: BinaryIO, *, size: int | None = None, create_only: bool = False) -> ObjectInfo:
+    def write(self, key: str, data: BinaryIO, *, create_only: bool = False) -> ObjectInfo:
         # Each backend retries every request of a write itself (a PUT, each part, the commit), with
         # the body in memory: a stream read once cannot be repeated from here.
-        return self.inner.write(key, data, size=size, create_only=create_only)
+        return self.inner.write(key, data, create_only=create_only)
 
     def close(self) -> None:
         self.inner.close()

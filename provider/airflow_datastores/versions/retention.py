@@ -22,7 +22,8 @@ from datetime import UTC, datetime, timedelta
 
 from airflow_datastores.errors import AmbiguousVersionId, DataStoreError, InvalidSpec, NotFound
 from airflow_datastores.stores.base import Leftover, ObjectInfo, Store
-from airflow_datastores.versioning import MANIFESTS, list_versions, load_version
+from airflow_datastores.units import format_duration
+from airflow_datastores.versions.manifest import MANIFESTS, VersionSummary, list_versions, load_version
 
 log = logging.getLogger(__name__)
 
@@ -154,84 +155,15 @@ def purge(
         raise InvalidSpec(f"task_id={task_id!r} needs a dag_id: task ids are unique only within a DAG")
     result = PurgeResult(dry_run=dry_run)
     summaries = list_versions(store, dag_id=dag_id, task_id=task_id)
-    by_task: dict[tuple[str, str], list] = defaultdict(list)
-    for summary in summaries:
-        by_task[(summary.dag_id, summary.task_id)].append(summary)
-    for version_id in rule.version_ids:
-        result.version_matches[version_id] = [f"{s.dag_id}.{s.task_id}" for s in summaries
-                                              if s.version_id == version_id]
-    ambiguous = {v: tasks for v, tasks in result.version_matches.items() if len(tasks) > 1}
-    if ambiguous and not dag_id and not all_tasks:
-        lines = "; ".join(f"{v!r} matches {len(t)} tasks: {', '.join(t)}" for v, t in ambiguous.items())
-        raise AmbiguousVersionId(
-            f"{store.root}: version id {lines}. Version ids come from run ids, so one id names a version "
-            "of every task of that run. Nothing was deleted: narrow it with --dag-id (and --task-id), or "
-            "give --all-tasks (all_tasks=True) to purge it in every task listed"
-        )
-
-    committed_prefixes: set[str] = set()
-    doomed = []
-    for (dag, task), versions in by_task.items():
-        keep_from = len(versions) - rule.keep_last if rule.keep_last is not None else None
-        for index, summary in enumerate(versions):
-            reasons = []
-            if keep_from is not None and index < keep_from:
-                reasons.append(f"not among the last {rule.keep_last}")
-            if rule.older_than is not None and summary.committed and now - summary.committed > rule.older_than:
-                reasons.append(f"older than {format_duration(rule.older_than)}")
-            if summary.version_id in rule.version_ids:
-                reasons.append("asked for by id")
-            try:
-                version = load_version(store, dag, task, summary.version_id)
-            except NotFound:
-                continue
-            except DataStoreError as err:
-                logger.warning("Skipping %s: %s", summary.manifest_key, err)
-                continue
-            if not reasons:
-                committed_prefixes.add(version.data_prefix)
-                continue
-            item = PurgeItem(
-                kind="version", dag_id=dag, task_id=task, version_id=summary.version_id,
-                prefix=version.data_prefix, files=len(version.files), bytes=version.total_size,
-                reason=", ".join(reasons), url=store.url_for(version.data_prefix),
-            )
-            doomed.append((summary, version, item))
-            result.items.append(item)
-
+    _check_version_ids(store, rule, summaries, result, narrowed=bool(dag_id) or all_tasks)
+    doomed, committed = _select_versions(store, rule, summaries, result, now=now, logger=logger)
     orphans: list[tuple[PurgeItem, list[ObjectInfo]]] = []
     leftovers: list[PurgeItem] = []
-    grace = rule.orphans_older_than
-    if grace is not None:
+    if rule.orphans_older_than is not None:
         prefix = _scope(dag_id, task_id)
-        committed = committed_prefixes | {v.data_prefix for _, v, _ in doomed}
-        for attempt, infos in _attempts(store, prefix=prefix, committed=committed).items():
-            dag, task, version_id = attempt.split("/")[:3]
-            times = [i.modified for i in infos]
-            item = PurgeItem(kind="orphan", dag_id=dag, task_id=task, version_id=version_id, prefix=attempt,
-                             files=len(infos), bytes=sum(i.size for i in infos), url=store.url_for(attempt),
-                             modified=max((t for t in times if t), default=None))
-            if all(t is not None and now - t > grace for t in times):
-                item.reason = f"uncommitted attempt, older than {format_duration(grace)}"
-                orphans.append((item, infos))
-                result.items.append(item)
-            else:
-                item.reason = _young(item.modified, grace, now)
-                result.kept.append(item)
-        for leftover in store.leftovers(prefix):
-            dag, task, version_id = _owner(leftover.key)
-            item = PurgeItem(kind=leftover.kind, dag_id=dag, task_id=task, version_id=version_id, prefix="",
-                             files=leftover.pieces, bytes=leftover.size, url=leftover.url,
-                             modified=leftover.modified, leftover=leftover)
-            if leftover.modified is not None and now - leftover.modified > grace:
-                item.reason = f"{_UNFINISHED.get(leftover.kind, 'unfinished write')}, older than " \
-                              f"{format_duration(grace)}"
-                leftovers.append(item)
-                result.items.append(item)
-            else:
-                item.reason = _young(leftover.modified, grace, now)
-                result.kept.append(item)
-
+        orphans = _select_orphans(store, prefix, committed | {v.data_prefix for _, v, _ in doomed},
+                                  rule.orphans_older_than, result, now=now)
+        leftovers = _select_leftovers(store, prefix, rule.orphans_older_than, result, now=now)
     if dry_run:
         return result
     for summary, version, item in doomed:
@@ -247,6 +179,105 @@ def purge(
         if item.removed:
             logger.info("Removed %s %s (%d pieces, %d bytes)", item.kind, item.url, item.files, item.bytes)
     return result
+
+
+def _check_version_ids(store: Store, rule: PurgeRule, summaries: list[VersionSummary], result: PurgeResult, *,
+                       narrowed: bool) -> None:
+    """Record which tasks each asked-for version id matches; refuse an id of several tasks unless the
+    purge was narrowed to a DAG or told ``all_tasks``."""
+    for version_id in rule.version_ids:
+        result.version_matches[version_id] = [f"{s.dag_id}.{s.task_id}" for s in summaries
+                                              if s.version_id == version_id]
+    ambiguous = {v: tasks for v, tasks in result.version_matches.items() if len(tasks) > 1}
+    if ambiguous and not narrowed:
+        lines = "; ".join(f"{v!r} matches {len(t)} tasks: {', '.join(t)}" for v, t in ambiguous.items())
+        raise AmbiguousVersionId(
+            f"{store.root}: version id {lines}. Version ids come from run ids, so one id names a version "
+            "of every task of that run. Nothing was deleted: narrow it with --dag-id (and --task-id), or "
+            "give --all-tasks (all_tasks=True) to purge it in every task listed"
+        )
+
+
+def _reasons(rule: PurgeRule, summary: VersionSummary, *, index: int, count: int, now: datetime) -> list[str]:
+    """Why ``rule`` purges the version ``summary``, the ``index``-th oldest of its task's ``count``."""
+    reasons = []
+    if rule.keep_last is not None and index < count - rule.keep_last:
+        reasons.append(f"not among the last {rule.keep_last}")
+    if rule.older_than is not None and summary.committed and now - summary.committed > rule.older_than:
+        reasons.append(f"older than {format_duration(rule.older_than)}")
+    if summary.version_id in rule.version_ids:
+        reasons.append("asked for by id")
+    return reasons
+
+
+def _select_versions(store: Store, rule: PurgeRule, summaries: list[VersionSummary], result: PurgeResult, *,
+                     now: datetime, logger: logging.Logger) -> tuple[list, set[str]]:
+    """The versions that go, as ``(summary, version, item)``, and the data prefixes of those that stay."""
+    by_task: dict[tuple[str, str], list[VersionSummary]] = defaultdict(list)
+    for summary in summaries:
+        by_task[(summary.dag_id, summary.task_id)].append(summary)
+    kept: set[str] = set()
+    doomed = []
+    for (dag, task), versions in by_task.items():
+        for index, summary in enumerate(versions):
+            reasons = _reasons(rule, summary, index=index, count=len(versions), now=now)
+            try:
+                version = load_version(store, dag, task, summary.version_id)
+            except NotFound:
+                continue
+            except DataStoreError as err:
+                logger.warning("Skipping %s: %s", summary.manifest_key, err)
+                continue
+            if not reasons:
+                kept.add(version.data_prefix)
+                continue
+            item = PurgeItem(
+                kind="version", dag_id=dag, task_id=task, version_id=summary.version_id,
+                prefix=version.data_prefix, files=len(version.files), bytes=version.total_size,
+                reason=", ".join(reasons), url=store.url_for(version.data_prefix),
+            )
+            doomed.append((summary, version, item))
+            result.items.append(item)
+    return doomed, kept
+
+
+def _select_orphans(store: Store, prefix: str, committed: set[str], grace: timedelta, result: PurgeResult, *,
+                    now: datetime) -> list[tuple[PurgeItem, list[ObjectInfo]]]:
+    """Attempt prefixes no manifest names, older than ``grace``; younger ones are listed as kept."""
+    orphans = []
+    for attempt, infos in _attempts(store, prefix=prefix, committed=committed).items():
+        dag, task, version_id = attempt.split("/")[:3]
+        times = [i.modified for i in infos]
+        item = PurgeItem(kind="orphan", dag_id=dag, task_id=task, version_id=version_id, prefix=attempt,
+                         files=len(infos), bytes=sum(i.size for i in infos), url=store.url_for(attempt),
+                         modified=max((t for t in times if t), default=None))
+        if all(t is not None and now - t > grace for t in times):
+            item.reason = f"uncommitted attempt, older than {format_duration(grace)}"
+            orphans.append((item, infos))
+            result.items.append(item)
+        else:
+            item.reason = _young(item.modified, grace, now)
+            result.kept.append(item)
+    return orphans
+
+
+def _select_leftovers(store: Store, prefix: str, grace: timedelta, result: PurgeResult, *,
+                      now: datetime) -> list[PurgeItem]:
+    """Unfinished writes outside the key space (multipart uploads, blocks, segments, temp files)."""
+    leftovers = []
+    for leftover in store.leftovers(prefix):
+        dag, task, version_id = _owner(leftover.key)
+        item = PurgeItem(kind=leftover.kind, dag_id=dag, task_id=task, version_id=version_id, prefix="",
+                         files=leftover.pieces, bytes=leftover.size, url=leftover.url,
+                         modified=leftover.modified, leftover=leftover)
+        if leftover.modified is not None and now - leftover.modified > grace:
+            item.reason = f"{_UNFINISHED.get(leftover.kind, 'unfinished write')}, older than {format_duration(grace)}"
+            leftovers.append(item)
+            result.items.append(item)
+        else:
+            item.reason = _young(leftover.modified, grace, now)
+            result.kept.append(item)
+    return leftovers
 
 
 #: How the reason of a leftover that goes names it.
@@ -316,26 +347,3 @@ def _attempts(store: Store, *, prefix: str, committed: set[str]) -> dict[str, li
         if attempt not in committed:
             groups[attempt].append(info)
     return groups
-
-
-def format_duration(delta: timedelta) -> str:
-    """A duration as people write it: ``24h``, ``7d``, ``90s`` -> ``1m 30s``, ``1h 30m``."""
-    seconds = int(delta.total_seconds())
-    if seconds >= 2 * 86400 and seconds % 86400 == 0:
-        return f"{seconds // 86400}d"
-    if seconds >= 3600:
-        hours, minutes = seconds // 3600, seconds % 3600 // 60
-        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
-    if seconds >= 60:
-        minutes, rest = seconds // 60, seconds % 60
-        return f"{minutes}m {rest}s" if rest else f"{minutes}m"
-    return f"{seconds}s"
-
-
-def parse_duration(text: str) -> timedelta:
-    """``90s``, ``30m``, ``12h``, ``7d``, ``2w`` -> timedelta."""
-    units = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-    text = text.strip()
-    if len(text) < 2 or text[-1] not in units or not text[:-1].isdigit():
-        raise InvalidSpec(f"{text!r} is not a duration; write a number and a unit, e.g. 30m, 12h, 7d, 2w")
-    return timedelta(**{units[text[-1]]: int(text[:-1])})

@@ -13,7 +13,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from airflow_datastores.errors import InputChanged, InvalidSpec
-from airflow_datastores.staging import InputRecord, SourceFile
+from airflow_datastores.inputs.resolve import SourceFile
+from airflow_datastores.records import InputRecord
 
 POLICIES = ("warn", "fail", "ignore")
 

@@ -1,0 +1,147 @@
+"""Resolution: the objects an input's URLs, wildcards and references name, from listings and HEADs only."""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from airflow_datastores.errors import InvalidSpec, NotFound
+from airflow_datastores.inputs.spec import Input
+from airflow_datastores.patterns import has_wildcard, literal_prefix, matches
+from airflow_datastores.stores.base import ObjectInfo, Store
+from airflow_datastores.stores.local import LocalStore
+from airflow_datastores.stores.registry import locate
+from airflow_datastores.stores.retrying import RetryingStore
+from airflow_datastores.versions.manifest import resolve_reference
+from airflow_datastores.versions.references import REFERENCE_SCHEME
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One object to stage: what its store says of it, and where it lands.
+
+    :param input_name: the input it belongs to.
+    :param store: the store to read it from.
+    :param info: the store's metadata (key, URL, size, identity, the checksums it vouches for).
+    :param relpath: where it lands below ``<inputs dir>/<input name>/``.
+    :param source: what stays the same across runs for change detection: the URL, or for a file of
+        an upstream version (whose URL is new every run) ``datastore://<dag>/<task>/<path>``.
+    """
+
+    input_name: str
+    store: Store
+    info: ObjectInfo
+    relpath: str
+    source: str = ""
+
+    @property
+    def url(self) -> str:
+        return self.info.url
+
+    @property
+    def key(self) -> str:
+        return self.info.key
+
+    @property
+    def size(self) -> int:
+        return self.info.size
+
+    @property
+    def identity(self) -> str:
+        return self.info.identity
+
+    @property
+    def from_version(self) -> bool:
+        """A file of a committed version: immutable, and vouched for by its manifest's sha256."""
+        return self.source.startswith(REFERENCE_SCHEME)
+
+
+def resolve_inputs(inputs: Iterable[Input]) -> list[SourceFile]:
+    """Every object the inputs name, with size and identity, from listings and HEADs only."""
+    files: list[SourceFile] = []
+    for spec in inputs:
+        found: list[SourceFile] = []
+        for url in spec.urls:
+            found.extend(_resolve_url(spec, url))
+        if not found and not spec.optional:
+            raise NotFound(
+                f"Input {spec.name!r}: nothing matches {', '.join(spec.urls)}; check the URL or "
+                "wildcard, or mark the input optional"
+            )
+        files.extend(found)
+    _check_collisions(files)
+    return files
+
+
+def _resolve_url(spec: Input, url: str) -> list[SourceFile]:
+    if url.startswith(REFERENCE_SCHEME):
+        selection = resolve_reference(url, conn_id=spec.conn_id)
+        return [
+            SourceFile(
+                input_name=spec.name,
+                store=selection.store,
+                info=ObjectInfo(key=f.key, url=selection.store.url_for(f.key), size=f.size,
+                                identity=f"sha256:{f.sha256}", checksums={"sha256": f.sha256}),
+                relpath=_relpath(spec, f.path, selection.prefix, url),
+                source=selection.source(f),
+            )
+            for f in selection.files
+        ]
+    store, key = locate(url, conn_id=spec.conn_id)
+    base = ""
+    if isinstance(getattr(store, "inner", store), LocalStore):
+        # Rooted at the directory the URL names, so a symbolic link cannot lead out of it unnoticed.
+        base = literal_prefix(key) if has_wildcard(key) else key[: key.rfind("/") + 1]
+        store = RetryingStore(LocalStore(root=f"file:///{base.rstrip('/')}", follow_symlinks=spec.follow_symlinks))
+        key = key[len(base):]
+    if not has_wildcard(key):
+        try:
+            info = store.stat(key)
+        except NotFound:
+            if spec.optional:
+                return []
+            raise NotFound(
+                f"Input {spec.name!r}: {url} does not exist; check the URL, or mark the input optional"
+            ) from None
+        return [_source(spec, store, info, base + literal_prefix(key), url, base=base)]
+    prefix = literal_prefix(key)
+    return [
+        _source(spec, store, info, base + prefix, url, base=base)
+        for info in store.list(prefix)
+        if not info.key.endswith("/") and matches(key, info.key)
+    ]
+
+
+def _source(spec: Input, store: Store, info: ObjectInfo, prefix: str, url: str, *, base: str = "") -> SourceFile:
+    """``base``: the part of the URL's key the store's root already holds (a local directory)."""
+    return SourceFile(input_name=spec.name, store=store, info=info,
+                      relpath=_relpath(spec, base + info.key, prefix, url))
+
+
+def _relpath(spec: Input, key: str, prefix: str, url: str) -> str:
+    if spec.keep_directories == "full":
+        rel = key
+    elif spec.keep_directories == "suffix":
+        rel = key[len(prefix):] if key.startswith(prefix) else posixpath.basename(key)
+    else:
+        rel = posixpath.basename(key)
+    rel = posixpath.normpath(rel)
+    if rel.startswith(("/", "../")) or rel in ("", ".", "..") or "/../" in f"/{rel}/":
+        raise InvalidSpec(
+            f"Input {spec.name!r}: the object {key!r} (from {url}) would land outside the inputs "
+            "directory; such keys are refused"
+        )
+    return rel
+
+
+def _check_collisions(files: Sequence[SourceFile]) -> None:
+    seen: dict[tuple[str, str], str] = {}
+    for f in files:
+        target = (f.input_name, f.relpath)
+        if target in seen and seen[target] != f.url:
+            raise InvalidSpec(
+                f"Input {f.input_name!r}: {seen[target]} and {f.url} would both land at "
+                f"{f.input_name}/{f.relpath}; use keep_directories='full' or 'suffix', or separate inputs"
+            )
+        seen[target] = f.url

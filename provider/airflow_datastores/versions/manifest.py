@@ -1,0 +1,234 @@
+"""The manifest: what a version is, where it lives, and how versions are listed, read and looked up.
+
+Layout below a store's root (readable by a person browsing the bucket)::
+
+    <dag_id>/<task_id>/<version_id>/<attempt>/<path>   the files, one prefix per task attempt
+    _manifests/<dag_id>/<task_id>/<version_id>.json     the commit: a version exists once this exists
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import uuid
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+
+from airflow_datastores.errors import DataStoreError, NotFound
+from airflow_datastores.patterns import has_wildcard, literal_prefix, matches
+from airflow_datastores.records import FileEntry
+from airflow_datastores.stores.base import Store
+from airflow_datastores.stores.registry import get_store
+from airflow_datastores.versions.references import REFERENCE_SCHEME, Reference, make_reference, parse_reference
+
+MANIFESTS = "_manifests"
+MANIFEST_FORMAT = 1
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass(frozen=True)
+class Producer:
+    """Who produces a version: the task instance (or a person, outside Airflow)."""
+
+    dag_id: str
+    task_id: str
+    run_id: str | None = None
+    map_index: int = -1
+    try_number: int = 1
+    logical_date: str | None = None
+    hostname: str = field(default_factory=socket.gethostname)
+
+    @property
+    def version_id(self) -> str:
+        """One version per task run (and map index): every attempt of the run commits the same id."""
+        base = slug(self.run_id) if self.run_id else datetime.now(UTC).strftime(
+            "adhoc-%Y%m%dT%H%M%S-") + uuid.uuid4().hex[:6]
+        return base if self.map_index < 0 else f"{base}.map-{self.map_index}"
+
+
+@dataclass
+class Version:
+    """A committed version: its manifest, as stored."""
+
+    version_id: str
+    dag_id: str
+    task_id: str
+    store: str
+    manifest_url: str
+    files: list[FileEntry]
+    run_id: str | None = None
+    map_index: int = -1
+    try_number: int = 1
+    logical_date: str | None = None
+    hostname: str | None = None
+    created_at: str | None = None
+    committed_at: str | None = None
+    data_prefix: str = ""
+    inputs: list[dict] = field(default_factory=list)
+
+    @property
+    def total_size(self) -> int:
+        return sum(f.size for f in self.files)
+
+    def reference(self, path: str = "") -> str:
+        """A reference that stages exactly this version (or a path / wildcard inside it)."""
+        return make_reference(
+            dag_id=self.dag_id, task_id=self.task_id, version=self.version_id, path=path, store=self.store
+        )
+
+    def to_manifest(self) -> dict:
+        data = asdict(self)
+        data.pop("manifest_url")
+        data["format"] = MANIFEST_FORMAT
+        data["file_count"] = len(self.files)
+        data["total_size"] = self.total_size
+        return data
+
+    def to_record(self) -> dict:
+        """The JSON pushed to XCom as ``datastore_outputs``."""
+        return {
+            "version_id": self.version_id,
+            "dag_id": self.dag_id,
+            "task_id": self.task_id,
+            "run_id": self.run_id,
+            "store": self.store,
+            "manifest_url": self.manifest_url,
+            "reference": self.reference(),
+            "committed_at": self.committed_at,
+            "total_size": self.total_size,
+            "files": [{k: v for k, v in f.to_dict().items() if k != "key"} for f in self.files],
+        }
+
+    @classmethod
+    def from_manifest(cls, data: Mapping, *, manifest_url: str) -> Version:
+        if data.get("format") != MANIFEST_FORMAT:
+            raise DataStoreError(
+                f"{manifest_url}: manifest format {data.get('format')!r} is not one this version of "
+                f"airflow-provider-datastores reads ({MANIFEST_FORMAT}); upgrade the provider"
+            )
+        known = set(cls.__dataclass_fields__) - {"files", "manifest_url"}
+        return cls(
+            manifest_url=manifest_url,
+            files=[FileEntry.from_dict(f) for f in data.get("files", [])],
+            **{k: v for k, v in data.items() if k in known},
+        )
+
+
+def slug(text: str) -> str:
+    """``text`` made safe as one path segment of a key, still readable."""
+    return _SAFE.sub("-", text).strip("-.") or "x"
+
+
+def manifest_key(dag_id: str, task_id: str, version_id: str) -> str:
+    return f"{MANIFESTS}/{dag_id}/{task_id}/{version_id}.json"
+
+
+# Reading versions
+
+
+def load_version(store: Store, dag_id: str, task_id: str, version_id: str) -> Version:
+    key = manifest_key(dag_id, task_id, version_id)
+    try:
+        body = store.read_bytes(key)
+    except NotFound:
+        raise NotFound(
+            f"{store.url_for(key)}: no committed version {version_id!r} of {dag_id}.{task_id}; list "
+            f"them with: airflow-datastores versions {dag_id} {task_id}"
+        ) from None
+    return _parse_manifest(store, key, body)
+
+
+def _parse_manifest(store: Store, key: str, body: bytes) -> Version:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise DataStoreError(f"{store.url_for(key)}: the manifest is not valid JSON") from None
+    return Version.from_manifest(data, manifest_url=store.url_for(key))
+
+
+@dataclass(frozen=True)
+class VersionSummary:
+    """A version known from the listing alone (no manifest read)."""
+
+    dag_id: str
+    task_id: str
+    version_id: str
+    manifest_key: str
+    committed: datetime | None
+
+
+def list_versions(store: Store, *, dag_id: str | None = None, task_id: str | None = None) -> list[VersionSummary]:
+    """Committed versions, oldest first, from a listing of the manifests only."""
+    prefix = f"{MANIFESTS}/"
+    if dag_id:
+        prefix += f"{dag_id}/"
+        if task_id:
+            prefix += f"{task_id}/"
+    found = []
+    for info in store.list(prefix):
+        parts = info.key[len(MANIFESTS) + 1 :].split("/")
+        if len(parts) != 3 or not parts[2].endswith(".json"):
+            continue
+        found.append(VersionSummary(parts[0], parts[1], parts[2][: -len(".json")], info.key, info.modified))
+    epoch = datetime.min.replace(tzinfo=UTC)
+    found.sort(key=lambda v: (v.committed or epoch, v.version_id))
+    return found
+
+
+def latest_version(store: Store, dag_id: str, task_id: str) -> Version:
+    versions = list_versions(store, dag_id=dag_id, task_id=task_id)
+    if not versions:
+        raise NotFound(
+            f"{store.url_for(f'{MANIFESTS}/{dag_id}/{task_id}/')}: {dag_id}.{task_id} has no committed "
+            "version yet; run it first"
+        )
+    return load_version(store, dag_id, task_id, versions[-1].version_id)
+
+
+# Looking versions up by reference
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The files of a version a reference names.
+
+    :param prefix: the literal part of the reference's path (its directory, or a wildcard's fixed
+        start): what ``keep_directories="suffix"`` cuts off.
+    """
+
+    reference: Reference
+    store: Store
+    version: Version
+    files: list[FileEntry]
+    prefix: str
+
+    def source(self, entry: FileEntry) -> str:
+        """What stays the same across runs for a file of this task's versions (its URL changes)."""
+        return f"{REFERENCE_SCHEME}{self.reference.dag_id}/{self.reference.task_id}/{entry.path}"
+
+
+def resolve_reference(ref: str, *, conn_id: str | None = None) -> Selection:
+    """The files a reference names. ``latest`` is the newest committed version at this moment."""
+    parsed = parse_reference(ref)
+    store = get_store(parsed.store, conn_id=conn_id)
+    if parsed.version == "latest":
+        version = latest_version(store, parsed.dag_id, parsed.task_id)
+    else:
+        version = load_version(store, parsed.dag_id, parsed.task_id, parsed.version)
+    pattern = parsed.path
+    selected = [
+        f for f in version.files
+        if not pattern or f.path == pattern or (has_wildcard(pattern) and matches(pattern, f.path))
+        or f.path.startswith(pattern.rstrip("/") + "/")
+    ]
+    if pattern and not selected:
+        raise NotFound(
+            f"{ref}: version {version.version_id} of {parsed.dag_id}.{parsed.task_id} has no file "
+            f"matching {pattern!r}; it has: " + ", ".join(f.path for f in version.files[:10])
+            + (" ..." if len(version.files) > 10 else "")
+        )
+    prefix = literal_prefix(pattern) if has_wildcard(pattern) else (
+        pattern.rstrip("/") + "/" if pattern and not any(f.path == pattern for f in selected) else "")
+    return Selection(reference=parsed, store=store, version=version, files=selected, prefix=prefix)
