@@ -22,13 +22,20 @@ from airflow_datastores.errors import (
 from airflow_datastores.stores.base import (
     Leftover,
     ObjectInfo,
-    PartChecksums,
     Store,
     Vouched,
     check_key,
     read_up_to,
     split_root,
     vouch,
+)
+from airflow_datastores.stores.s3_checksums import (
+    CHECKSUM_FIELDS,
+    b64_to_hex,
+    check_put_etag,
+    crc64,
+    full_object_checksums,
+    vouched_by_head,
 )
 
 try:
@@ -50,9 +57,6 @@ except ImportError as err:  # pragma: no cover - depends on the installed extras
 PARTS_IN_FLIGHT = 4
 #: Bytes per read of a response body.
 READ_PIECE = 1024 * 1024
-#: ``ChecksumX`` fields of S3's answers -> our algorithm names.
-_CHECKSUM_FIELDS = {"ChecksumSHA256": "sha256", "ChecksumSHA1": "sha1", "ChecksumCRC64NVME": "crc64nvme",
-                    "ChecksumCRC32C": "crc32c", "ChecksumCRC32": "crc32"}
 #: Errors of a response body that broke off: the read resumes.
 _BODY_ERRORS = (BotoConnectionError, ReadTimeoutError, ResponseStreamingError, IncompleteReadError, OSError)
 
@@ -76,7 +80,8 @@ class S3Store(Store):
     Identity is the ETag, from a listing and a HEAD alike; reads are pinned to it with ``IfMatch``.
     Downloads are checked against the strongest checksum S3 keeps: a full-object checksum
     (``ChecksumMode``), else a composite checksum or a multipart ETag part by part (the part sizes from
-    ``HEAD ?partNumber=N``), else a simple-put ETag (the md5).
+    ``HEAD ?partNumber=N``), else a simple-put ETag (the md5); :mod:`~airflow_datastores.stores.s3_checksums`
+    reads them.
     """
 
     schemes = ("s3",)
@@ -87,7 +92,6 @@ class S3Store(Store):
         self.bucket, self.prefix = split_root(root)
         self._client = None
         self._lock = threading.Lock()
-        self.cheap_ranges = True
 
     @property
     def client(self):
@@ -103,8 +107,6 @@ class S3Store(Store):
                               request_checksum_calculation="when_required",
                               response_checksum_validation="when_required")
                 self._client = hook.get_client_type(config=hook.config.merge(ours))
-                # A custom endpoint is an S3-compatible server; some answer ranges as slowly as whole GETs.
-                self.cheap_ranges = "amazonaws.com" in self._client.meta.endpoint_url
             return self._client
 
     def _key(self, key: str) -> str:
@@ -116,57 +118,27 @@ class S3Store(Store):
         except (ClientError, BotoCoreError) as err:
             raise self._error(err, key) from None
         return self._info(key, size=head["ContentLength"], etag=head.get("ETag", ""),
-                          modified=head.get("LastModified"), checksums=_full_object_checksums(head))
+                          modified=head.get("LastModified"), checksums=full_object_checksums(head))
 
     def vouched(self, info: ObjectInfo, *, exact: bool = False) -> Vouched:
         """The strongest check S3 offers for ``info``; asks a HEAD (and one per part for multipart)."""
         if info.checksums:  # a simple PUT's md5 (from a listing) or a HEAD's checksums: whole-object already
             return vouch("s3", info.checksums)
         s3_key = self._key(info.key)
+
+        def head_part(number: int) -> dict:
+            return self.client.head_object(Bucket=self.bucket, Key=s3_key, PartNumber=number)
+
         try:
             head = self.client.head_object(Bucket=self.bucket, Key=s3_key, ChecksumMode="ENABLED")
-            if not head.get("ChecksumType") and any(head.get(field) for field in _CHECKSUM_FIELDS):
+            if not head.get("ChecksumType") and any(head.get(field) for field in CHECKSUM_FIELDS):
                 # A server that leaves the type out of a HEAD (moto) says it here.
                 attributes = self.client.get_object_attributes(Bucket=self.bucket, Key=s3_key,
                                                                ObjectAttributes=["Checksum"])
                 head["ChecksumType"] = attributes.get("Checksum", {}).get("ChecksumType", "")
-            full = _full_object_checksums(head)
-            if full:
-                return vouch("s3", full)
-            etag = head.get("ETag", "").strip('"')
-            composite = next(((name, head[field]) for field, name in _CHECKSUM_FIELDS.items()
-                              if head.get(field) and _checksum_type(head, name) == "COMPOSITE"), None)
-            if composite:
-                value, _, count = composite[1].partition("-")
-                sizes, assumed = self._part_sizes(s3_key, int(count) if count else None, info.size, exact)
-                return Vouched(source=f"s3:composite-{composite[0]}",
-                               parts=PartChecksums(algorithm=composite[0], sizes=sizes, assumed=assumed,
-                                                   composite=base64.b64decode(value).hex()))
-            if "-" in etag:
-                value, _, count = etag.partition("-")
-                sizes, assumed = self._part_sizes(s3_key, int(count), info.size, exact)
-                return Vouched(source="s3:etag-parts",
-                               parts=PartChecksums(algorithm="md5", sizes=sizes, composite=value.lower(),
-                                                   assumed=assumed))
+            return vouched_by_head(head, size=info.size, exact=exact, head_part=head_part)
         except (ClientError, BotoCoreError) as err:
             raise self._error(err, info.key) from None
-        return vouch("s3", {"md5": etag.lower()} if len(etag) == 32 else {})
-
-    def _part_sizes(self, s3_key: str, count: int | None, size: int, exact: bool) -> tuple[tuple[int, ...], bool]:
-        """Each part's size, from ``HEAD ?partNumber=N`` (the first answer also tells how many there
-        are), and whether they were inferred. The SDKs upload equal parts but the last, so unless
-        ``exact``, the first and the last part tell all when they add up to the object's size."""
-        def head(number: int) -> dict:
-            return self.client.head_object(Bucket=self.bucket, Key=s3_key, PartNumber=number)
-
-        first = head(1)
-        count = count or int(first.get("PartsCount") or 1)
-        part = first["ContentLength"]
-        if not exact and count > 2:
-            last = head(count)["ContentLength"]
-            if part * (count - 1) + last == size and 0 < last <= part:
-                return (*([part] * (count - 1)), last), True
-        return (part, *(head(number)["ContentLength"] for number in range(2, count + 1))), False
 
     def read(self, key: str, *, start: int = 0, end: int | None = None,
              identity: str | None = None) -> Iterator[bytes]:
@@ -196,21 +168,21 @@ class S3Store(Store):
         finally:
             body.close()
 
-    def write(self, key: str, data: BinaryIO, *, size: int | None = None, create_only: bool = False) -> ObjectInfo:
+    def write(self, key: str, data: BinaryIO, *, create_only: bool = False) -> ObjectInfo:
         s3_key = self._key(key)
         first = read_up_to(data, PART_SIZE)
         condition = {"IfNoneMatch": "*"} if create_only else {}
         if len(first) < PART_SIZE:
-            crc, md5 = _crc64(first), hashlib.md5(first).hexdigest()
+            crc, md5 = crc64(first), hashlib.md5(first).hexdigest()
 
             def put():
                 answer = self.client.put_object(Bucket=self.bucket, Key=s3_key, Body=first, ChecksumCRC64NVME=crc,
                                                 **condition)
-                _check_etag(answer, md5, self.url_for(key))
+                check_put_etag(answer, md5, self.url_for(key))
                 return answer
 
             put = self._request(put, "write", key)
-            return self._info(key, size=len(first), etag=put.get("ETag", ""), checksums={"crc64nvme": _hex(crc)})
+            return self._info(key, size=len(first), etag=put.get("ETag", ""), checksums={"crc64nvme": b64_to_hex(crc)})
         return self._multipart(key, s3_key, first, data, condition)
 
     def _request(self, call, what: str, key: str):
@@ -243,7 +215,7 @@ class S3Store(Store):
             with ThreadPoolExecutor(max_workers=PARTS_IN_FLIGHT, thread_name_prefix="s3-part") as pool:
                 while part:
                     whole = crt_checksums.crc64nvme(part, whole)
-                    pending.append(pool.submit(send, number, part, _crc64(part)))
+                    pending.append(pool.submit(send, number, part, crc64(part)))
                     size, number = size + len(part), number + 1
                     while len(pending) >= PARTS_IN_FLIGHT:
                         parts.append(pending.popleft().result())
@@ -261,7 +233,7 @@ class S3Store(Store):
             except (ClientError, BotoCoreError):
                 pass
             raise
-        return self._info(key, size=size, etag=done.get("ETag", ""), checksums={"crc64nvme": _hex(crc)})
+        return self._info(key, size=size, etag=done.get("ETag", ""), checksums={"crc64nvme": b64_to_hex(crc)})
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         paginator = self.client.get_paginator("list_objects_v2")
@@ -364,45 +336,3 @@ class S3Store(Store):
         if isinstance(err, _BODY_ERRORS):
             return TransientError(f"{url}: cannot reach S3 ({type(err).__name__})")
         return DataStoreError(f"{url}: {type(err).__name__}")
-
-
-
-def _full_object_checksums(head: dict) -> dict[str, str]:
-    """The full-object checksums of a HEAD with ``ChecksumMode``, as hex."""
-    return {name: _hex(head[field]) for field, name in _CHECKSUM_FIELDS.items()
-            if head.get(field) and _checksum_type(head, name) == "FULL_OBJECT"}
-
-
-def _checksum_type(head: dict, name: str) -> str:
-    """``FULL_OBJECT``, ``COMPOSITE`` or ``""`` (unknown). S3 says it in ``ChecksumType``; where a server
-    does not, S3's rules tell: a simple PUT's checksum is of the whole object, a multipart upload's
-    CRC64NVME is too, and its SHA-1/SHA-256 are composite."""
-    if head.get("ChecksumType"):
-        return head["ChecksumType"]
-    value = head.get(next(field for field, known in _CHECKSUM_FIELDS.items() if known == name), "")
-    if "-" in value:
-        return "COMPOSITE"
-    if "-" not in head.get("ETag", "") or name == "crc64nvme":
-        return "FULL_OBJECT"
-    return "COMPOSITE" if name in ("sha1", "sha256") else ""
-
-
-def _check_etag(answer: dict, md5: str, url: str) -> None:
-    """A simple PUT's ETag is the md5 of what S3 stored (not with SSE-KMS or SSE-C): other bytes than
-    we sent are a transient fault, sent again. S3 checks the CRC64NVME itself; servers that do not
-    (moto) are caught here."""
-    etag = answer.get("ETag", "").strip('"')
-    if answer.get("ServerSideEncryption", "").startswith("aws:kms") or answer.get("SSECustomerAlgorithm"):
-        return
-    if len(etag) == 32 and etag.lower() != md5:
-        raise TransientError(f"{url}: S3 stored other bytes than were sent (ETag {etag}, md5 {md5}); "
-                             "they were corrupted in transit")
-
-
-def _crc64(data: bytes) -> str:
-    """CRC64NVME of ``data`` as S3 takes it: base64 of the big-endian value."""
-    return base64.b64encode(crt_checksums.crc64nvme(data).to_bytes(8, "big")).decode()
-
-
-def _hex(value: str) -> str:
-    return base64.b64decode(value).hex()

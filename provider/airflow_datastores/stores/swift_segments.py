@@ -1,0 +1,193 @@
+"""The static large objects (SLOs) of the Swift store and their segment container ``<container>_segments``:
+the segmented upload with its nested manifests, the segment list an SLO is verified against, and the
+segments of uploads whose manifest was never written (the store's leftovers)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import BinaryIO
+
+from airflow_datastores.errors import DataStoreError, MissingExtra
+from airflow_datastores.stores.base import Leftover, ObjectInfo, check_key, read_up_to
+
+try:
+    from swiftclient.exceptions import ClientException
+except ImportError as err:  # pragma: no cover - depends on the installed extras
+    raise MissingExtra(scheme="swift", extra="swift") from err
+
+#: The query of a PUT that writes an SLO manifest.
+MANIFEST_PUT = "multipart-manifest=put"
+
+
+class SegmentedObjects:
+    """The SLO half of :class:`~airflow_datastores.stores.swift.SwiftStore`, which mixes it in and
+    provides what it uses: ``conn``, ``container``, ``segment_container``, ``prefix``, ``root``, ``url_for``,
+    ``_put``, ``_put_exclusive``, ``_pages``, ``_info``, ``_errors`` and ``_segment_container_ready``."""
+
+    def _segments(self, container: str, name: str) -> list[tuple[int, str]] | None:
+        """``(size, md5)`` of every segment of an SLO, nested manifests expanded; ``None`` when a
+        segment is a byte range of another object (no checksum of its bytes then)."""
+        _headers, body = self.conn.get_object(container, name, query_string="multipart-manifest=get")
+        found: list[tuple[int, str]] = []
+        for entry in json.loads(body):
+            if entry.get("range"):
+                return None
+            if entry.get("sub_slo"):
+                sub_container, _, sub_name = entry["name"].lstrip("/").partition("/")
+                nested = self._segments(sub_container, sub_name)
+                if nested is None:
+                    return None
+                found.extend(nested)
+            else:
+                found.append((int(entry["bytes"]), entry["hash"].strip('"').lower()))
+        return found
+
+    def _put_large(self, key: str, name: str, first: bytes, data: BinaryIO, *, create_only: bool,
+                   segment_size: int, max_entries: int) -> ObjectInfo:
+        """Segments of ``segment_size``, then the manifest (nested ones every ``max_entries`` segments).
+        Whatever fails, no segment of this upload stays behind (Swift keeps them when a manifest is
+        refused)."""
+        self._ensure_segment_container()
+        upload = f"{name}/{uuid.uuid4().hex}"
+        try:
+            entries: list[dict] = []
+            nested: list[dict] = []
+            segment, number = first, 0
+            while segment:
+                path = f"{upload}/{number:08d}"
+                etag = self._put(self.segment_container, path, segment, key=key, what=f"upload segment {number + 1}")
+                entries.append(self._entry(path, etag, len(segment)))
+                if len(entries) == max_entries:
+                    nested.append(self._put_manifest(key, f"{upload}/manifest-{len(nested):04d}", entries))
+                    entries = []
+                segment, number = read_up_to(data, segment_size), number + 1
+            entries = nested + entries
+            manifest, etag = json.dumps(entries), _slo_etag(entries)
+            if create_only:
+                self._put_exclusive(key, name, manifest, etag=etag, query_string=MANIFEST_PUT)
+            else:
+                self._put(self.container, name, manifest, key=key, what="commit", query_string=MANIFEST_PUT)
+        except BaseException:
+            self._delete_upload(upload)
+            raise
+        return self._info(key, size=sum(e["size_bytes"] for e in entries), etag=etag, whole=False)
+
+    def _put_manifest(self, key: str, path: str, entries: list[dict]) -> dict:
+        """A manifest in the segment container for ``entries``, as an entry of the next manifest up."""
+        etag = self._put(self.segment_container, path, json.dumps(entries), key=key, query_string=MANIFEST_PUT)
+        return self._entry(path, etag, sum(e["size_bytes"] for e in entries))
+
+    def _entry(self, path: str, etag: str, size: int) -> dict:
+        return {"path": f"/{self.segment_container}/{path}", "etag": etag.strip('"'), "size_bytes": size}
+
+    def _ensure_segment_container(self) -> None:
+        """Create the segment container on first use, with the data container's storage policy."""
+        if self._segment_container_ready:
+            return
+        conn = self.conn
+        try:
+            conn.head_container(self.segment_container)
+        except ClientException as err:
+            if err.http_status == 404:
+                policy = conn.head_container(self.container).get("x-storage-policy")
+                conn.put_container(self.segment_container, headers={"X-Storage-Policy": policy} if policy else None)
+            elif err.http_status != 403:  # a user with an ACL may write where it may not look
+                raise
+        self._segment_container_ready = True
+
+    def _delete_upload(self, upload: str) -> None:
+        """Best effort: remove every segment and nested manifest of one upload."""
+        try:
+            for name in [item["name"] for item in self._pages(self.segment_container, f"{upload}/")]:
+                self.conn.delete_object(self.segment_container, name)
+        except (ClientException, OSError):
+            pass
+
+    def leftovers(self, prefix: str = "") -> Iterator[Leftover]:
+        """Segments of uploads whose manifest was never written (a writer killed mid-upload, or a manifest
+        refused with 412, which leaves its segments): groups ``<object name>/<upload id>/`` in the
+        segment container that no SLO of the data container points into."""
+        group: list[dict] = []
+        with self._errors(prefix):
+            try:
+                for item in self._pages(self.segment_container, self.prefix + check_key(prefix)):
+                    if group and _upload_of(item["name"]) != _upload_of(group[0]["name"]):
+                        yield from self._unreferenced(group)
+                        group = []
+                    if _upload_of(item["name"]):
+                        group.append(item)
+            except ClientException as err:
+                if err.http_status != 404:  # no segment container: nothing was ever segmented
+                    raise
+            yield from self._unreferenced(group)
+
+    def _unreferenced(self, group: list[dict]) -> Iterator[Leftover]:
+        """The leftover of one upload's segments, unless an SLO of the data container uses them."""
+        if not group:
+            return
+        name, upload = _upload_of(group[0]["name"])
+        try:
+            headers = self.conn.head_object(self.container, name)
+            if headers.get("x-static-large-object", "").lower() == "true":
+                _headers, body = self.conn.get_object(self.container, name, query_string="multipart-manifest=get")
+                mark = f"/{self.segment_container}/{name}/{upload}/"
+                if any(entry.get("name", "").startswith(mark) for entry in json.loads(body)):
+                    return  # committed: these segments are the object's bytes
+        except ClientException as err:
+            if err.http_status != 404:
+                raise
+        key = name[len(self.prefix):]
+        times = [t for t in (parse_time(item.get("last_modified")) for item in group) if t is not None]
+        yield Leftover(kind="segments", url=f"{self.url_for(key)} (segments {upload})",
+                       size=sum(int(item["bytes"]) for item in group), modified=max(times, default=None), key=key,
+                       pieces=len(group), ref=f"{name}/{upload}/")
+
+    def remove_leftover(self, leftover: Leftover) -> None:
+        """Delete every segment (and nested manifest) of one unfinished upload."""
+        if not _upload_of(leftover.ref + "x") or not leftover.ref.startswith(self.prefix):
+            raise DataStoreError(f"{leftover.url}: not an upload's segments in this store ({self.root}); "
+                                 "nothing removed")
+        with self._errors(leftover.key or ""):
+            try:
+                names = [item["name"] for item in self._pages(self.segment_container, leftover.ref)]
+            except ClientException as err:
+                if err.http_status == 404:
+                    return
+                raise
+            for name in names:
+                try:
+                    self.conn.delete_object(self.segment_container, name)
+                except ClientException as err:
+                    if err.http_status != 404:
+                        raise
+
+
+def _upload_of(segment: str) -> tuple[str, str] | None:
+    """``(object name, upload id)`` of a segment name ``<object name>/<upload id>/<piece>``, as
+    :meth:`SegmentedObjects._put_large` names them; ``None`` for names it did not make."""
+    parts = segment.rsplit("/", 2)
+    if len(parts) != 3 or len(parts[1]) != 32 or any(c not in "0123456789abcdef" for c in parts[1]):
+        return None
+    return parts[0], parts[1]
+
+
+def _slo_etag(entries: list[dict]) -> str:
+    """Swift's ETag of an SLO: the md5 of its entries' ETags."""
+    return hashlib.md5("".join(entry["etag"] for entry in entries).encode()).hexdigest()
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """A time as Swift states it: ISO in UTC in listings (segments' too), RFC 1123 in headers."""
+    if not value:
+        return None
+    try:
+        if "T" in value:  # listings: 2026-11-25T03:21:45.123450, in UTC
+            return datetime.fromisoformat(value).replace(tzinfo=UTC)
+        return parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
