@@ -10,7 +10,7 @@ import pytest
 
 from airflow_datastores.pipelines import PipelineError, load_pipelines, read_pipelines
 from airflow_datastores.stores.registry import get_store
-from airflow_datastores.versioning import load_version
+from airflow_datastores.versions import load_version
 
 from ..core.dagfiles import dags_folder, load_dag
 from ..core.test_dag_runs import task_state, xcom

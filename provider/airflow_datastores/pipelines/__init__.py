@@ -27,9 +27,11 @@ in safe mode Airflow only parses files that mention "airflow" and "dag")::
 
 Commands run in the YAML file's directory. ``file:relative/path`` input URLs are resolved against
 that directory too. Every mistake is a :class:`PipelineError` naming the file and line. The modules:
-``yamlfile`` (YAML with lines), ``model`` (the specs), ``parse`` (checking, names, edges, parameters),
-``parameters`` (values, Param schemas, command rendering), ``variants`` (sweeps), ``build`` (DAGs),
-``operators`` (the step at run time).
+``yamlfile`` (YAML with lines), ``model`` (the specs), ``reader`` (file:line errors, notes, checked
+mappings), ``keys`` (the keys each item may have), ``parse`` (the file's items), ``steps``,
+``step_inputs``, ``step_parameters``, ``tasks`` (sweep blueprints), ``nodes`` (pipelines), ``edges``,
+``pipeline_parameters`` (which Param each node reads), ``parameters`` (values, Param schemas, command
+rendering), ``variants`` (sweeps), ``build`` (DAGs), ``operators`` (the step at run time).
 """
 
 from __future__ import annotations
@@ -52,9 +54,10 @@ def read_pipelines(path: str, *, strict: bool = False) -> tuple[dict[str, StepSp
     :param strict: treat keys Airflow cannot honour (``image``, ``no-output-timeout`` ...) as errors.
     :return: the steps by name, and one spec per DAG the file makes.
     """
-    from airflow_datastores.pipelines.parse import Reader
+    from airflow_datastores.pipelines.parse import read_file
+    from airflow_datastores.pipelines.reader import Reader
 
-    return Reader(path, strict=strict).load()
+    return read_file(Reader(path, strict=strict))
 
 
 def load_pipelines(path: str, *, namespace: MutableMapping[str, Any] | None = None,
@@ -68,13 +71,14 @@ def load_pipelines(path: str, *, namespace: MutableMapping[str, Any] | None = No
     :return: dag_id -> DAG.
     """
     from airflow_datastores.pipelines.build import build_dag
-    from airflow_datastores.pipelines.parse import Reader
+    from airflow_datastores.pipelines.parse import read_file
+    from airflow_datastores.pipelines.reader import Reader
 
     if not os.path.isabs(path):
         caller = inspect.stack()[1].filename
         path = os.path.join(os.path.dirname(os.path.abspath(caller)), path)
     reader = Reader(path, strict=strict)
-    _, pipelines = reader.load()
+    _, pipelines = read_file(reader)
     dags = {p.dag_id: build_dag(p, directory=reader.directory) for p in pipelines}
     if namespace is not None:
         for dag_id, dag in dags.items():

@@ -99,7 +99,7 @@ class YamlStepOperator(DatastoreStepOperator):
         self.inputs = {n: s for n, s in inputs.items() if s.get("urls") or not s.get("optional")}
         if self.on_demand:
             self.log.info("On-demand inputs are not staged; their URLs are in $DATASTORE_INPUT_<NAME>_URLS (one a "
-                          "line) and in XCom %r. Fetch one with: airflow_datastores.staging.stage_files("
+                          "line) and in XCom %r. Fetch one with: airflow_datastores.inputs.stage_files("
                           "resolve_inputs(parse_inputs({name: urls})), inputs_dir=...)", XCOM_ON_DEMAND)
             context["ti"].xcom_push(key=XCOM_ON_DEMAND, value=[{"name": n, "urls": u}
                                                                for n, u in self.on_demand.items()])
@@ -155,7 +155,7 @@ class SweepVariantsOperator(BaseOperator):
 def _staging_input(name: str, spec: Any) -> dict[str, Any]:
     """A YAML input as staging reads it, with the references to upstream versions apart (``versions``:
     one per variant when the upstream is a sweep)."""
-    from airflow_datastores.versioning import make_reference
+    from airflow_datastores.versions import make_reference
 
     if not isinstance(spec, Mapping):
         return {"urls": P.as_list(spec)}

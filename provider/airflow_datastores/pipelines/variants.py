@@ -57,5 +57,5 @@ def style_values(name: str, style: str, rules: Mapping[str, Any]) -> list[Any]:
 def grid(axes: Mapping[str, Sequence[Any]], base: Sequence[Mapping[str, Any]] = ({},)) -> list[dict[str, Any]]:
     """Every combination of the ``axes`` values, on top of each of the ``base`` variants."""
     names = list(axes)
-    return [{**b, **dict(zip(names, combo))}
+    return [{**b, **dict(zip(names, combo, strict=True))}
             for b in (base or [{}]) for combo in itertools.product(*(axes[n] for n in names))]
