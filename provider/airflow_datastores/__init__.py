@@ -24,6 +24,7 @@ _PUBLIC = {
     "SnapshotOutputsOperator": "airflow_datastores.operators.snapshot",
     "PurgeVersionsOperator": "airflow_datastores.operators.purge",
     "outputs_of": "airflow_datastores.operators._runtime",
+    "datastore_asset": "airflow_datastores.operators._runtime",
     "datastore_task": "airflow_datastores.decorators",
     "Input": "airflow_datastores.inputs.spec",
     "Mount": "airflow_datastores.mounts.spec",
@@ -39,14 +40,36 @@ _PUBLIC = {
     "NotFound": "airflow_datastores.errors",
 }
 
-__all__ = ["__version__", "get_provider_info", *_PUBLIC]
+__all__ = [
+    "__version__",
+    "get_provider_info",
+    "DatastoreStepOperator",
+    "StageInputsOperator",
+    "SnapshotOutputsOperator",
+    "PurgeVersionsOperator",
+    "outputs_of",
+    "datastore_asset",
+    "datastore_task",
+    "Input",
+    "Mount",
+    "load_pipelines",
+    "make_reference",
+    "get_store",
+    "XCOM_INPUTS",
+    "XCOM_OUTPUTS",
+    "DataStoreError",
+    "InvalidSpec",
+    "InputChanged",
+    "IntegrityError",
+    "NotFound",
+]
 
 if TYPE_CHECKING:
     from airflow_datastores.decorators import datastore_task
     from airflow_datastores.errors import DataStoreError, InputChanged, IntegrityError, InvalidSpec, NotFound
     from airflow_datastores.inputs.spec import Input
     from airflow_datastores.mounts.spec import Mount
-    from airflow_datastores.operators._runtime import outputs_of
+    from airflow_datastores.operators._runtime import datastore_asset, outputs_of
     from airflow_datastores.operators.purge import PurgeVersionsOperator
     from airflow_datastores.operators.snapshot import SnapshotOutputsOperator
     from airflow_datastores.operators.stage import StageInputsOperator

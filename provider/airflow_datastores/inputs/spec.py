@@ -11,7 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from airflow_datastores.errors import InvalidSpec
-from airflow_datastores.versions.references import REFERENCE_SCHEME, make_reference
+from airflow_datastores.stores.registry import split_url
+from airflow_datastores.versions.references import REFERENCE_SCHEME, make_reference, parse_reference
 
 KEEP_DIRECTORIES = ("none", "full", "suffix")
 
@@ -134,3 +135,36 @@ def _url(name: str, url: object) -> str:
     if not isinstance(url, str):
         raise InvalidSpec(f"Input {name!r}: {url!r} is not a URL string")
     return url
+
+
+def check_inputs(inputs: Mapping | Sequence | None) -> None:
+    """What can be checked of ``inputs`` before the task runs (at DAG parse time): the spec's shape, its
+    names and keys, and each URL's syntax. Parts that are only known at run time -- a Jinja template,
+    an upstream step's outputs (an ``XComArg``) -- are left to the run.
+
+    :raises InvalidSpec: naming what is wrong.
+    """
+    for spec in parse_inputs(_known_now(inputs)):
+        for url in spec.urls:
+            parse_reference(url) if url.startswith(REFERENCE_SCHEME) else split_url(url)
+
+
+def _known_now(inputs: object) -> object:
+    """``inputs`` without the items whose value is only known at run time."""
+    if isinstance(inputs, Mapping):
+        return {name: spec for name, spec in inputs.items() if _is_plain(spec)}
+    if isinstance(inputs, Sequence) and not isinstance(inputs, str):
+        return [item for item in inputs if _is_plain(item)]
+    return inputs if _is_plain(inputs) else None
+
+
+def _is_plain(value: object) -> bool:
+    if isinstance(value, str):
+        return "{{" not in value and "{%" not in value
+    if isinstance(value, Input) or value is None or isinstance(value, (bool, int, float)):
+        return True
+    if isinstance(value, Mapping):
+        return all(isinstance(k, str) and _is_plain(v) for k, v in value.items())
+    if isinstance(value, Sequence):
+        return all(_is_plain(v) for v in value)
+    return False  # an XComArg, a template object, ...

@@ -14,14 +14,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_datastores import config
+from airflow_datastores.errors import InvalidSpec
 from airflow_datastores.inputs.cache import InputCache
-from airflow_datastores.inputs.changes import all_unchanged, apply_policy, compare, unchanged_by_identity
+from airflow_datastores.inputs.changes import all_unchanged, apply_policy, check_policy, compare, unchanged_by_identity
 from airflow_datastores.inputs.resolve import resolve_inputs
-from airflow_datastores.inputs.spec import parse_inputs
+from airflow_datastores.inputs.spec import check_inputs, parse_inputs
 from airflow_datastores.inputs.stage import StagingResult, stage_files
 from airflow_datastores.operators._state import previous_records
 from airflow_datastores.records import XCOM_INPUTS, XCOM_OUTPUTS, InputRecord
-from airflow_datastores.stores.registry import get_store
+from airflow_datastores.stores.registry import get_store, split_url
 from airflow_datastores.versions import Producer, Version, slug, snapshot
 
 
@@ -90,6 +91,26 @@ def producer(context: Mapping[str, Any]) -> Producer:
         try_number=ti.try_number,
         logical_date=logical_date.isoformat() if logical_date else None,
     )
+
+
+def check_task(task_id: str, *, inputs: Any, on_input_change: str, store: str | None = None) -> str:
+    """Check a step's arguments when the DAG is parsed, so a mistake fails the DAG's import and names
+    the task (what is templated or comes from an upstream step is checked when it runs).
+
+    :return: the change policy, checked.
+    """
+    try:
+        policy = check_policy(on_input_change)
+        check_inputs(inputs)
+        if store and "://" in store and not _is_template(store):
+            split_url(store)
+    except InvalidSpec as err:
+        raise InvalidSpec(f"Task {task_id!r}: {err}") from None
+    return policy
+
+
+def _is_template(value: str) -> bool:
+    return "{{" in value or "{%" in value
 
 
 class SkipUnchanged(Exception):
@@ -207,7 +228,9 @@ def datastore_asset(dag_id: str, task_id: str):
     """The Airflow asset a step's versions are published as (one per DAG and task)."""
     from airflow.sdk import Asset
 
-    return Asset(uri=f"datastore://{dag_id}/{task_id}", name=f"datastore://{dag_id}/{task_id}")
+    # The URI's "x-" scheme is one Airflow leaves alone: any other makes it load every provider's URI
+    # handlers (and with them boto3, the Google and Azure SDKs) while the DAG is parsed.
+    return Asset(uri=f"x-datastore://{dag_id}/{task_id}", name=f"datastore://{dag_id}/{task_id}")
 
 
 def _announce(context: Mapping[str, Any], version: Version) -> None:

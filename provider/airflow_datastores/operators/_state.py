@@ -1,12 +1,12 @@
 """Where a task keeps its input records between runs, for change detection.
 
-On Airflow >= 3.3 a step keeps them in the asset state store (AIP-103) of its own
+A step keeps them in the asset state store (AIP-103, Airflow 3.3) of its own
 ``datastore://<dag>/<task>`` outlet: state there survives ``airflow db clean`` of XCom and XCom
 backends' retention, which Airflow's docs say not to rely on across runs. The stored value is small:
 the records themselves while they fit the state store's value limit, else a pointer to the version's
 manifest, which keeps the same records as provenance.
 
-Without that store (Airflow 3.1/3.2, or a task without the asset, such as ``StageInputsOperator``) the
+For a task without the asset (``StageInputsOperator``, or when the state store is not offered) the
 records come from the XCom of the newest earlier successful run. That lookup first asks whether such
 a run exists, so a first run does not make the SDK client log "XCom not found" as an ERROR.
 

@@ -8,9 +8,15 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowSkipException
 
-from airflow_datastores.inputs.changes import check_policy
 from airflow_datastores.operators._lineage import LineageMixin, TaskLineage, input_pairs
-from airflow_datastores.operators._runtime import SkipUnchanged, push_inputs, record_dicts, stage_for_task, task_dirs
+from airflow_datastores.operators._runtime import (
+    SkipUnchanged,
+    check_task,
+    push_inputs,
+    record_dicts,
+    stage_for_task,
+    task_dirs,
+)
 
 
 class StageInputsOperator(LineageMixin, BaseOperator):
@@ -47,7 +53,7 @@ class StageInputsOperator(LineageMixin, BaseOperator):
         super().__init__(**kwargs)
         self.inputs = inputs
         self.inputs_dir = inputs_dir
-        self.on_input_change = check_policy(on_input_change)
+        self.on_input_change = check_task(self.task_id, inputs=self.inputs, on_input_change=on_input_change)
         self.skip_if_unchanged = skip_if_unchanged
 
     def execute(self, context) -> dict:

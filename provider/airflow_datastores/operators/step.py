@@ -13,11 +13,11 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowSkipException
 
 from airflow_datastores.errors import InvalidSpec
-from airflow_datastores.inputs.changes import check_policy
 from airflow_datastores.operators._lineage import LineageMixin, TaskLineage, input_pairs, output_pairs
 from airflow_datastores.operators._runtime import (
     SkipUnchanged,
     TaskDirs,
+    check_task,
     commit_for_task,
     datastore_asset,
     push_inputs,
@@ -94,7 +94,8 @@ class DatastoreStepOperator(LineageMixin, BaseOperator):
         self.store = store
         self.conn_id = conn_id
         self.mounts = _parse_mounts(mounts)
-        self.on_input_change = check_policy(on_input_change)
+        self.on_input_change = check_task(self.task_id, inputs=self.inputs, on_input_change=on_input_change,
+                                          store=store)
         self.skip_if_unchanged = skip_if_unchanged
         self.environment = dict(environment or {})
         self.cwd = cwd

@@ -5,10 +5,7 @@ Airflow UI) and the API server's security and session dependencies the app is bu
 
 import functools
 
-try:  # Airflow 3.2+: providers subclass the Task SDK's plugin class
-    from airflow.sdk.plugins_manager import AirflowPlugin
-except ImportError:  # Airflow 3.0 and 3.1
-    from airflow.plugins_manager import AirflowPlugin
+from airflow.sdk.plugins_manager import AirflowPlugin
 
 URL_PREFIX = "/datastores"
 NAME = "Data stores"
