@@ -95,6 +95,23 @@ def test_cache_serves_unchanged_files_without_reading(source, tmp_path, caplog, 
     assert reads[0].endswith("train.gz")
 
 
+def test_a_cache_hit_links_the_entry_and_replaces_a_file_already_there(source, tmp_path):
+    cache = InputCache(directory=str(tmp_path / "cache"), max_bytes=10**9)
+    inputs = {"d": f"file://{source}/mnist/train.gz"}
+    stage_inputs(inputs, inputs_dir=str(tmp_path / "in1"), cache=cache)
+    entry = cache.get(url=f"file://{source}/mnist/train.gz", identity=get_store(f"file://{source}/mnist").stat(
+        "train.gz").identity, size=5000)
+    second = stage_inputs(inputs, inputs_dir=str(tmp_path / "in2"), cache=cache)
+    staged = tmp_path / "in2/d/train.gz"
+    assert second.files_cached == 1 and os.path.samefile(staged, entry.path)  # a hard link, no copy
+
+    staged.unlink()
+    write(staged, b"left by an earlier attempt")  # another file at the target (not the cache's)
+    third = stage_inputs(inputs, inputs_dir=str(tmp_path / "in2"), cache=cache)
+    assert third.files_cached == 1 and staged.read_bytes() == b"train" * 1000
+    assert sorted(os.listdir(tmp_path / "in2/d")) == ["train.gz"]  # no temporary file left
+
+
 def test_cache_is_bounded_and_drops_entries_edited_in_place(source, tmp_path):
     cache = InputCache(directory=str(tmp_path / "cache"), max_bytes=5000)
     stage_inputs({"d": f"file://{source}/mnist/*.gz"}, inputs_dir=str(tmp_path / "in1"), cache=cache)

@@ -155,6 +155,8 @@ def test_pages_render_a_page_of_many(db, monkeypatch):
     assert "/dags/dag_09/runs/run_099/tasks/task_4" in html  # the task instance page of the Airflow UI
     changes = client.get("/changes?dag_id=dag_07", headers={"Authorization": "Bearer ok"}).text
     assert "old99" in changes and "secret" not in changes and 'value="dag_07" selected' in changes
+    assert 'name="task_id"' in html and 'name="task_id"' not in changes  # one filter form, two shapes
+    assert 'href="/datastores/changes">Clear</a>' in changes
     overview = client.get("/", headers={"Authorization": "Bearer ok"}).text
     assert "lake" in overview and "10,000" in overview
     stores = client.get("/api/stores", headers={"Authorization": "Bearer ok"}).json()

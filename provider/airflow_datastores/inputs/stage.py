@@ -71,10 +71,11 @@ def stage_files(
     os.makedirs(inputs_dir, exist_ok=True)
     result = StagingResult(inputs_dir=inputs_dir, records=[])
     stats_lock = threading.Lock()
+    directories = _Directories()
 
     def stage_one(source: SourceFile) -> InputRecord:
         target = os.path.join(inputs_dir, source.input_name, *source.relpath.split("/"))
-        record = _from_cache(source, target, cache) if cache else None
+        record = _from_cache(source, target, cache, directories) if cache else None
         if record is None:
             source, digests = download(source, target, policy=policy, progress=progress, logger=logger)
             record = _record(source, target, digests, cached=False)
@@ -119,16 +120,34 @@ def _log(record: InputRecord, target: str, logger: logging.Logger) -> None:
     )
 
 
-def _from_cache(source: SourceFile, target: str, cache: InputCache) -> InputRecord | None:
+def _from_cache(source: SourceFile, target: str, cache: InputCache, directories: _Directories) -> InputRecord | None:
     entry = cache.get(url=source.url, identity=source.identity, size=source.size)
     if entry is None:
         return None
+    directories.make(os.path.dirname(target))
     try:
-        with replacing(target) as temp:
-            place_file(entry.path, temp)
+        os.link(entry.path, target)  # the common case: one system call, and the file is whole
     except FileNotFoundError:  # evicted between lookup and link
         return None
+    except OSError:  # the target exists, or the cache is on another file system: copy, then rename
+        try:
+            with replacing(target) as temp:
+                place_file(entry.path, temp)
+        except FileNotFoundError:
+            return None
     return _record(source, target, entry.digests, cached=True)
+
+
+class _Directories:
+    """The directories made so far by one staging: each is made once, not once per file."""
+
+    def __init__(self) -> None:
+        self._made: set[str] = set()
+
+    def make(self, path: str) -> None:
+        if path not in self._made:
+            os.makedirs(path, exist_ok=True)
+            self._made.add(path)
 
 
 def _record(source: SourceFile, target: str, digests: Mapping[str, str], *, cached: bool) -> InputRecord:
