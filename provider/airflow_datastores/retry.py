@@ -108,20 +108,29 @@ class Attempts:
 
     def failed(self, err: TransientError, *, resume_at: int | None = None) -> None:
         """Log and sleep before the next try, or raise ``err`` (with the count) when the bounds are spent."""
+        delay = self.policy.delay(self.retries + 1)
+        self.counted(err, delay=delay, resume_at=resume_at)
+        time.sleep(delay)
+
+    def counted(self, err: TransientError, *, delay: float | None = None, resume_at: int | None = None) -> None:
+        """Count and log one retry whose wait someone else does (an SDK that alone can repeat the request),
+        or raise when the bounds are spent (raising is also what stops such an SDK).
+
+        :param delay: the wait before the next try, when known.
+        """
         elapsed = time.monotonic() - self._started
         self.retries += 1
-        delay = self.policy.delay(self.retries)
         if self.policy.attempts == 1:
             raise err
-        if self.retries >= self.policy.attempts or elapsed + delay > self.policy.max_seconds:
+        if self.retries >= self.policy.attempts or elapsed + (delay or 0) > self.policy.max_seconds:
             raise TransientError(
                 f"{err} (gave up after {self.retries} tries in {elapsed:.0f} s; the limits are "
                 "[datastores] retry_attempts and retry_max_seconds)"
             ) from None
         where = "" if resume_at is None else f", resuming at byte {resume_at}"
-        self.log.warning("Retrying %s of %s: %s; retry %d of %d in %.1f s%s", self.what, self.url,
-                         _cause(err, self.url), self.retries, self.policy.attempts - 1, delay, where)
-        time.sleep(delay)
+        wait = "" if delay is None else f" in {delay:.1f} s"
+        self.log.warning("Retrying %s of %s: %s; retry %d of %d%s%s", self.what, self.url,
+                         _cause(err, self.url), self.retries, self.policy.attempts - 1, wait, where)
 
 
 def call(fn: Callable[[], T], *, what: str, url: str, policy: RetryPolicy | None = None,

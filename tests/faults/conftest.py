@@ -202,7 +202,23 @@ class _Lines(logging.Handler):
 @pytest.fixture
 def log():
     """The messages the task's logger (``faults``) got, whatever Airflow did to the root logger."""
-    handler, logger = _Lines(), logging.getLogger("faults")
+    yield from _lines_of("faults")
+
+
+@pytest.fixture
+def azure_log():
+    """The messages of the Azure store's own logger (the SDK's repeats of a chunk are said there)."""
+    yield from _lines_of("airflow_datastores.stores.azure")
+
+
+@pytest.fixture
+def retry_log():
+    """The retry lines of the requests a store repeats itself (writes, uploads, commits)."""
+    yield from _lines_of("airflow_datastores.retry")
+
+
+def _lines_of(name: str):
+    handler, logger = _Lines(), logging.getLogger(name)
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
     yield handler.lines

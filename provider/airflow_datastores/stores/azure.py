@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import threading
+import logging
 import uuid
 from collections.abc import Iterator
 from typing import BinaryIO
@@ -18,7 +18,7 @@ from airflow_datastores.errors import (
     ObjectChanged,
     TransientError,
 )
-from airflow_datastores.stores.base import Leftover, ObjectInfo, Store, check_key, read_up_to, split_root
+from airflow_datastores.stores.base import Leftover, ObjectInfo, SharedClient, Store, check_key, read_up_to, split_root
 
 try:
     from airflow.providers.microsoft.azure.hooks.wasb import WasbHook
@@ -37,6 +37,8 @@ try:
     from azure.storage.blob import BlobBlock, ContentSettings
 except ImportError as err:  # pragma: no cover - depends on the installed extras
     raise MissingExtra(scheme="az", extra="azure") from err
+
+log = logging.getLogger(__name__)
 
 #: Blobs up to this size go in one Put Blob (the service then stores their Content-MD5); larger
 #: ones as staged blocks of this size.
@@ -58,16 +60,13 @@ class AzureBlobStore(Store):
     def __init__(self, *, root: str, conn_id: str | None = None) -> None:
         super().__init__(root=root, conn_id=conn_id)
         self.container, self.prefix = split_root(root)
-        self._container_client = None
-        self._lock = threading.Lock()
+        self._container_client = SharedClient(
+            lambda: WasbHook(wasb_conn_id=self.conn_id or "wasb_default").get_conn().get_container_client(
+                self.container))
 
     @property
     def container_client(self):
-        with self._lock:
-            if self._container_client is None:
-                service = WasbHook(wasb_conn_id=self.conn_id or "wasb_default").get_conn()
-                self._container_client = service.get_container_client(self.container)
-            return self._container_client
+        return self._container_client.get()
 
     def _blob(self, key: str):
         return self.container_client.get_blob_client(self.prefix + check_key(key))
@@ -90,7 +89,8 @@ class AzureBlobStore(Store):
             pin = {"etag": f'"{identity[5:]}"', "match_condition": MatchConditions.IfNotModified}
         try:
             downloader = self._blob(key).download_blob(offset=start if (start or length) else None, length=length,
-                                                       max_concurrency=1, **pin, **_once())
+                                                       max_concurrency=1, raw_request_hook=_RepeatsSaid(
+                                                           self.url_for(key)), **pin, **_once())
         except AzureError as err:
             if pin and getattr(err, "status_code", None) == 412:
                 raise ObjectChanged(f"{self.url_for(key)}: the blob was replaced since it was first seen "
@@ -213,10 +213,7 @@ class AzureBlobStore(Store):
             raise self._error(err, leftover.key or "") from None
 
     def close(self) -> None:
-        with self._lock:
-            if self._container_client is not None:
-                self._container_client.close()
-                self._container_client = None
+        self._container_client.close()
 
     def _info(self, key: str, *, size: int, etag: str, modified=None, md5=None) -> ObjectInfo:
         checksums = {"md5": bytes(md5).hex()} if md5 else {}
@@ -248,6 +245,26 @@ class AzureBlobStore(Store):
             return DataStoreError(f"{url}: Azure Blob Storage answered {code or status}")
         return DataStoreError(f"{url}: {type(err).__name__}")
 
+
+
+class _RepeatsSaid:
+    """azure-storage-blob reads a chunk that broke off once more by itself (up to 3 times, 1 s apart, a
+    loop no option turns off) before our retry policy sees the error: say each such repeat in the log,
+    as our policy says its own retries."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.seen: dict[str, int] = {}
+
+    def __call__(self, request) -> None:
+        headers = request.http_request.headers
+        wanted = headers.get("x-ms-range") or headers.get("Range")
+        if not wanted:
+            return
+        self.seen[wanted] = attempt = self.seen.get(wanted, 0) + 1
+        if attempt > 1:
+            log.warning("Retrying read of %s (%s): the Azure SDK repeats a chunk that broke off, attempt %d of 3, "
+                        "after 1 s", self.url, wanted, attempt)
 
 
 def _once() -> dict:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import abc
 import io
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import BinaryIO, ClassVar
+from typing import Any, BinaryIO, ClassVar
 
 from airflow_datastores.errors import (  # noqa: F401 -- the errors a store raises, importable from here too
     AccessDenied,
@@ -30,6 +31,31 @@ from airflow_datastores.errors import (  # noqa: F401 -- the errors a store rais
 #: Size of the chunks that reads yield and writes consume. Large enough that hashlib and the SDKs
 #: release the GIL for most of the work, small enough that memory stays flat.
 CHUNK_SIZE = 8 * 1024 * 1024
+
+
+class SharedClient:
+    """An SDK client made on first use and shared by every thread of a store; :meth:`close` closes it,
+    and the next use makes a new one.
+
+    :param make: builds the client (from the store's Airflow connection).
+    """
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make = make
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                self._client = self._make()
+            return self._client
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import os
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import BinaryIO
@@ -27,7 +26,15 @@ from airflow_datastores.errors import (
     ObjectChanged,
     TransientError,
 )
-from airflow_datastores.stores.base import CHUNK_SIZE, ObjectInfo, Store, check_key, read_up_to, split_root
+from airflow_datastores.stores.base import (
+    CHUNK_SIZE,
+    ObjectInfo,
+    SharedClient,
+    Store,
+    check_key,
+    read_up_to,
+    split_root,
+)
 
 try:
     import google_crc32c
@@ -35,6 +42,7 @@ try:
     import urllib3
     from airflow.providers.google.cloud.hooks.gcs import GCSHook
     from google.api_core import exceptions as api_errors
+    from google.api_core.retry import Retry
     from google.auth import exceptions as auth_errors
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import storage
@@ -80,25 +88,22 @@ class GCSStore(Store):
     def __init__(self, *, root: str, conn_id: str | None = None) -> None:
         super().__init__(root=root, conn_id=conn_id)
         self.bucket_name, self.prefix = split_root(root)
-        self._client: storage.Client | None = None
-        self._lock = threading.Lock()
+        self._client = SharedClient(self._make_client)
         self._bucket_seen = False
 
     @property
     def client(self) -> storage.Client:
         """One client for all threads, from the connection (or an anonymous one for an emulator)."""
-        with self._lock:
-            if self._client is None:
-                hook = GCSHook(gcp_conn_id=self.conn_id or "google_cloud_default")
-                extra = hook.get_connection(hook.gcp_conn_id).extra_dejson
-                emulator = extra.get("emulator_host") or os.environ.get("STORAGE_EMULATOR_HOST")
-                if emulator:
-                    self._client = storage.Client(project=extra.get("project") or "test",
-                                                  credentials=AnonymousCredentials(),
-                                                  client_options={"api_endpoint": emulator})
-                else:
-                    self._client = hook.get_conn()
-            return self._client
+        return self._client.get()
+
+    def _make_client(self) -> storage.Client:
+        hook = GCSHook(gcp_conn_id=self.conn_id or "google_cloud_default")
+        extra = hook.get_connection(hook.gcp_conn_id).extra_dejson
+        emulator = extra.get("emulator_host") or os.environ.get("STORAGE_EMULATOR_HOST")
+        if emulator:
+            return storage.Client(project=extra.get("project") or "test", credentials=AnonymousCredentials(),
+                                  client_options={"api_endpoint": emulator})
+        return hook.get_conn()
 
     @property
     def bucket(self) -> storage.Bucket:
@@ -156,6 +161,18 @@ class GCSStore(Store):
         except _SDK_ERRORS as err:
             raise self._error(err, key) from None
 
+    def _session_retry(self, key: str) -> Retry:
+        """How the requests of one resumable upload are repeated. Only the SDK can repeat them (it alone
+        knows the session's state), so it gets our policy's delays and total time, and every retry is
+        counted and logged by our policy, which stops the SDK when the attempts are spent."""
+        from airflow_datastores.retry import Attempts, default_policy
+
+        policy = default_policy()
+        attempts = Attempts(what="upload", url=self.url_for(key), policy=policy)
+        return Retry(predicate=DEFAULT_RETRY._predicate,  # the storage SDK's own choice of what to repeat
+                     initial=policy.base_delay, maximum=policy.max_delay, multiplier=2.0,
+                     timeout=policy.max_seconds, on_error=lambda err: attempts.counted(self._error(err, key)))
+
     def write(self, key: str, data: BinaryIO, *, create_only: bool = False) -> ObjectInfo:
         from airflow_datastores import retry
 
@@ -181,8 +198,7 @@ class GCSStore(Store):
 
             retry.call(put, what="write", url=self.url_for(key))
             return self._info(key, blob)
-        # A resumable upload repeats its own chunks (the SDK's policy: it alone knows the session).
-        options["retry"] = DEFAULT_RETRY
+        options["retry"] = self._session_retry(key)
         with self._errors(key):
             if create_only and self.exists(key):  # see the module's docstring
                 raise AlreadyExists(f"{self.url_for(key)}: already exists; it is never overwritten")
@@ -211,10 +227,7 @@ class GCSStore(Store):
             raise self._error(err, key) from None
 
     def close(self) -> None:
-        with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
+        self._client.close()
 
     def _info(self, key: str, blob: storage.Blob) -> ObjectInfo:
         checksums = {}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import threading
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -22,6 +21,7 @@ from airflow_datastores.errors import (
 from airflow_datastores.stores.base import (
     Leftover,
     ObjectInfo,
+    SharedClient,
     Store,
     Vouched,
     check_key,
@@ -90,24 +90,23 @@ class S3Store(Store):
     def __init__(self, *, root: str, conn_id: str | None = None) -> None:
         super().__init__(root=root, conn_id=conn_id)
         self.bucket, self.prefix = split_root(root)
-        self._client = None
-        self._lock = threading.Lock()
+        self._client = SharedClient(self._make_client)
 
     @property
     def client(self):
-        with self._lock:
-            if self._client is None:
-                from airflow_datastores.retry import default_policy
+        return self._client.get()
 
-                hook = S3Hook(aws_conn_id=self.conn_id or "aws_default")
-                # Our retry policy is the only one: botocore tries each request once. We send the checksums
-                # and check the ones S3 keeps in our own hashing pass, so botocore need not do either twice.
-                ours = Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=10,
-                              read_timeout=default_policy().read_timeout,
-                              request_checksum_calculation="when_required",
-                              response_checksum_validation="when_required")
-                self._client = hook.get_client_type(config=hook.config.merge(ours))
-            return self._client
+    def _make_client(self):
+        from airflow_datastores.retry import default_policy
+
+        hook = S3Hook(aws_conn_id=self.conn_id or "aws_default")
+        # Our retry policy is the only one: botocore tries each request once. We send the checksums and
+        # check the ones S3 keeps in our own hashing pass, so botocore need not do either twice.
+        ours = Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=10,
+                      read_timeout=default_policy().read_timeout,
+                      request_checksum_calculation="when_required",
+                      response_checksum_validation="when_required")
+        return hook.get_client_type(config=hook.config.merge(ours))
 
     def _key(self, key: str) -> str:
         return self.prefix + check_key(key)
@@ -297,10 +296,7 @@ class S3Store(Store):
             raise self._error(err, leftover.key or "") from None
 
     def close(self) -> None:
-        with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
+        self._client.close()
 
     def _info(self, key: str, *, size: int, etag: str, modified=None,
               checksums: dict[str, str] | None = None) -> ObjectInfo:
