@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 
-from airflow_datastores.errors import DataStoreError
+from airflow_datastores.errors import DataStoreError, InvalidSpec
 from airflow_datastores.patterns import list_location
 from airflow_datastores.redaction import redact
 from airflow_datastores.stores.registry import (
@@ -24,6 +24,7 @@ from airflow_datastores.stores.registry import (
 from airflow_datastores.units import format_duration, human_size, parse_duration, plural
 from airflow_datastores.versions import (
     Version,
+    aliases,
     diff_versions,
     latest_version,
     list_versions,
@@ -166,8 +167,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
 
     parts = [table(rows(result.items), headers) if result.items else "Nothing to purge."]
     if result.kept:
-        parts.append(f"Kept, younger than the grace period ({format_duration(grace)}):\n"
-                     + table(rows(result.kept), headers))
+        parts.append("Kept (WHY says why):\n" + table(rows(result.kept), headers))
     for version_id, tasks in result.version_matches.items():
         parts.append(f"--version {version_id} matches {plural(len(tasks), 'task')}"
                      + (f": {', '.join(tasks)}" if tasks else ""))
@@ -187,6 +187,36 @@ def cmd_purge(args: argparse.Namespace) -> int:
                  "items": [i.to_record() for i in result.items], "kept": [i.to_record() for i in result.kept],
                  "version_matches": result.version_matches}, "\n\n".join(parts))
     return 1 if result.failed else 0
+
+
+def cmd_alias(args: argparse.Namespace) -> int:
+    store = get_store(args.store, conn_id=args.conn_id)
+    if args.glob and args.action == "history" and args.name is None:  # alias history NAME --global
+        args.name, args.dag_id = args.dag_id, None
+    scope = {"dag_id": None, "task_id": None} if args.glob else {"dag_id": args.dag_id, "task_id": args.task_id}
+    headers = ("ALIAS", "#", "TASK", "VERSION", "SET AT", "BY")
+
+    def rows(entries):
+        return [(e.alias if e.scope == "task" else f"alias://{e.alias}", e.sequence, f"{e.dag_id}.{e.task_id}",
+                 e.version_id, e.set_at, e.set_by) for e in entries]
+
+    if args.action == "set":
+        if not (args.dag_id and args.task_id and args.name):
+            raise InvalidSpec("alias set needs DAG TASK NAME [VERSION] (VERSION defaults to latest)")
+        entry = aliases.set_alias(store, args.name, dag_id=args.dag_id, task_id=args.task_id,
+                                  version_id=args.version or "latest", scope="global" if args.glob else "task")
+        _emit(args, entry.to_dict(), f"{rows([entry])[0][0]} -> version {entry.version_id} of "
+                                     f"{entry.dag_id}.{entry.task_id} (entry {entry.sequence})")
+    elif args.action == "history":
+        if not args.name or (not args.glob and not (args.dag_id and args.task_id)):
+            raise InvalidSpec("alias history needs DAG TASK NAME, or NAME --global")
+        entries = aliases.history(store, args.name, **scope)
+        _emit(args, [e.to_dict() for e in entries],
+              table(rows(entries), headers) if entries else f"No alias {args.name!r} has been set.")
+    else:
+        entries = aliases.list_aliases(store, dag_id=args.dag_id, task_id=args.task_id)
+        _emit(args, [e.to_dict() for e in entries], table(rows(entries), headers) if entries else "No aliases.")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -221,6 +251,19 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("old")
     diff.add_argument("new")
     diff.set_defaults(func=cmd_diff)
+
+    alias = sub.add_parser(
+        "alias", parents=[common], help="names for versions: set, ls, history",
+        description="An alias names a version of a task (datastore://DAG/TASK/@NAME) or, with --global, of the "
+                    "store (alias://NAME); moving it appends to its history, which is kept.")
+    alias.add_argument("action", choices=("set", "ls", "history"))
+    alias.add_argument("dag_id", nargs="?", metavar="DAG")
+    alias.add_argument("task_id", nargs="?", metavar="TASK")
+    alias.add_argument("name", nargs="?", metavar="NAME")
+    alias.add_argument("version", nargs="?", metavar="VERSION", help="version id or 'latest' (set; default latest)")
+    alias.add_argument("--global", dest="glob", action="store_true",
+                       help="a global alias (alias://NAME), not one of the task (history of one: history NAME --global)")
+    alias.set_defaults(func=cmd_alias)
 
     prune = sub.add_parser(
         "purge", parents=[common], help="delete versions by rule, and what unfinished writes left (dry run unless --yes)",

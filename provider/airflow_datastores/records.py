@@ -57,6 +57,8 @@ class InputRecord(FileRecord):
         vouches for nothing more.
     :param changed: ``None`` on first use, then whether the sha256 differs from the previous run's
         record of the same source (see :mod:`airflow_datastores.inputs.changes`).
+    :param version_id: for a file of a committed version, that version (a reference's ``latest`` or
+        alias resolved when the task started); ``alias`` the alias the input named, if any.
     """
 
     name: str
@@ -69,6 +71,8 @@ class InputRecord(FileRecord):
     previous_sha256: str | None = None
     previous_run_id: str | None = None
     run_id: str | None = None
+    version_id: str | None = None
+    alias: str | None = None
 
 
 @dataclass(kw_only=True)

@@ -13,8 +13,8 @@ from airflow_datastores.stores.base import ObjectInfo, Store
 from airflow_datastores.stores.local import LocalStore
 from airflow_datastores.stores.registry import locate
 from airflow_datastores.stores.retrying import RetryingStore
-from airflow_datastores.versions.manifest import resolve_reference
-from airflow_datastores.versions.references import REFERENCE_SCHEME
+from airflow_datastores.versions.lookup import resolve_reference
+from airflow_datastores.versions.references import REFERENCE_SCHEME, is_reference
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ class SourceFile:
     :param relpath: where it lands below ``<inputs dir>/<input name>/``.
     :param source: what stays the same across runs for change detection: the URL, or for a file of
         an upstream version (whose URL is new every run) ``datastore://<dag>/<task>/<path>``.
+    :param version_id: for a file of a version, that version; ``alias`` the alias that named it.
     """
 
     input_name: str
@@ -34,6 +35,8 @@ class SourceFile:
     info: ObjectInfo
     relpath: str
     source: str = ""
+    version_id: str | None = None
+    alias: str | None = None
 
     @property
     def url(self) -> str:
@@ -75,7 +78,7 @@ def resolve_inputs(inputs: Iterable[Input]) -> list[SourceFile]:
 
 
 def _resolve_url(spec: Input, url: str) -> list[SourceFile]:
-    if url.startswith(REFERENCE_SCHEME):
+    if is_reference(url):
         selection = resolve_reference(url, conn_id=spec.conn_id)
         return [
             SourceFile(
@@ -85,6 +88,8 @@ def _resolve_url(spec: Input, url: str) -> list[SourceFile]:
                                 identity=f"sha256:{f.sha256}", checksums={"sha256": f.sha256}),
                 relpath=_relpath(spec, f.path, selection.prefix, url),
                 source=selection.source(f),
+                version_id=selection.version.version_id,
+                alias=selection.alias,
             )
             for f in selection.files
         ]

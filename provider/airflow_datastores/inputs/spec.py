@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from airflow_datastores.errors import InvalidSpec
 from airflow_datastores.stores.registry import split_url
-from airflow_datastores.versions.references import REFERENCE_SCHEME, make_reference, parse_reference
+from airflow_datastores.versions.references import REFERENCE_SCHEME, is_reference, make_reference, parse_reference
 
 KEEP_DIRECTORIES = ("none", "full", "suffix")
 
@@ -146,7 +146,7 @@ def check_inputs(inputs: Mapping | Sequence | None) -> None:
     """
     for spec in parse_inputs(_known_now(inputs)):
         for url in spec.urls:
-            parse_reference(url) if url.startswith(REFERENCE_SCHEME) else split_url(url)
+            parse_reference(url) if is_reference(url) else split_url(url)
 
 
 def _known_now(inputs: object) -> object:

@@ -163,4 +163,6 @@ def _record(source: SourceFile, target: str, digests: Mapping[str, str], *, cach
         source=source.source or source.url,
         verified=digests.get("verified", "size"),
         cached=cached,
+        version_id=source.version_id,
+        alias=source.alias,
     )

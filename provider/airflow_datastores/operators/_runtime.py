@@ -23,7 +23,7 @@ from airflow_datastores.inputs.stage import StagingResult, stage_files
 from airflow_datastores.operators._state import previous_records
 from airflow_datastores.records import XCOM_INPUTS, XCOM_OUTPUTS, InputRecord
 from airflow_datastores.stores.registry import get_store, split_url
-from airflow_datastores.versions import Producer, Version, slug, snapshot
+from airflow_datastores.versions import Producer, Version, aliases, slug, snapshot
 
 
 @dataclass(frozen=True)
@@ -107,6 +107,15 @@ def check_task(task_id: str, *, inputs: Any, on_input_change: str, store: str | 
     except InvalidSpec as err:
         raise InvalidSpec(f"Task {task_id!r}: {err}") from None
     return policy
+
+
+def check_promote(task_id: str, promote: str | Sequence[str]) -> tuple[str, ...]:
+    """The alias names a step moves to its committed version, checked at parse time."""
+    names = [promote] if isinstance(promote, str) else list(promote or ())
+    try:
+        return tuple(aliases.check_alias_name(name) for name in names)
+    except InvalidSpec as err:
+        raise InvalidSpec(f"Task {task_id!r}: promote: {err}") from None
 
 
 def _is_template(value: str) -> bool:
@@ -204,20 +213,27 @@ def commit_for_task(
     store: str | None,
     conn_id: str | None,
     inputs: Sequence[Mapping] = (),
+    promote: Sequence[str] = (),
     logger: logging.Logger,
 ) -> Version:
     """Snapshot ``outputs_dir`` as this task run's version, push its record, and announce the asset.
 
     :param inputs: the run's input records (from :func:`record_dicts`), kept in the manifest.
+    :param promote: aliases of the task to move to the new version.
     """
+    target = get_store(store, conn_id=conn_id)
     version = snapshot(
         outputs_dir,
-        store=get_store(store, conn_id=conn_id),
+        store=target,
         producer=producer(context),
         inputs=[dict(r) for r in inputs],
         max_concurrency=config.max_concurrency(),
         logger=logger,
     )
+    for name in promote:
+        aliases.set_alias(target, name, dag_id=version.dag_id, task_id=version.task_id,
+                          version_id=version.version_id, set_by=f"{version.dag_id}.{version.task_id} {version.run_id}",
+                          logger=logger)
     record = version.to_record()
     context["ti"].xcom_push(key=XCOM_OUTPUTS, value=record)
     _announce(context, version)

@@ -17,6 +17,7 @@ from airflow_datastores.operators._lineage import LineageMixin, TaskLineage, inp
 from airflow_datastores.operators._runtime import (
     SkipUnchanged,
     TaskDirs,
+    check_promote,
     check_task,
     commit_for_task,
     datastore_asset,
@@ -54,6 +55,9 @@ class DatastoreStepOperator(LineageMixin, BaseOperator):
     :param on_input_change: ``warn`` (default), ``fail`` or ``ignore`` when an input changed since
         the previous run.
     :param skip_if_unchanged: skip the step when every input is byte-identical to the previous run.
+    :param promote: alias name(s) of this task (``"prod"`` or ``["prod", "candidate"]``) to move to the
+        committed version, so ``datastore://<dag>/<task>/@prod`` reads it; each move is kept in the
+        alias's history.
     :param environment: extra environment variables for the command. (templated)
     :param cwd: working directory of the command; default: a scratch directory of this attempt.
         (templated)
@@ -78,6 +82,7 @@ class DatastoreStepOperator(LineageMixin, BaseOperator):
         mounts: Sequence[Any] = (),
         on_input_change: str = "warn",
         skip_if_unchanged: bool = False,
+        promote: str | Sequence[str] = (),
         environment: Mapping[str, str] | None = None,
         cwd: str | None = None,
         **kwargs: Any,
@@ -97,6 +102,7 @@ class DatastoreStepOperator(LineageMixin, BaseOperator):
         self.on_input_change = check_task(self.task_id, inputs=self.inputs, on_input_change=on_input_change,
                                           store=store)
         self.skip_if_unchanged = skip_if_unchanged
+        self.promote = check_promote(self.task_id, promote)
         self.environment = dict(environment or {})
         self.cwd = cwd
         self._process: subprocess.Popen | None = None
@@ -131,7 +137,7 @@ class DatastoreStepOperator(LineageMixin, BaseOperator):
             records = record_dicts(staged.records, inputs_dir=dirs.inputs)
             version = commit_for_task(
                 context, outputs_dir=dirs.outputs, store=self.store, conn_id=self.conn_id,
-                inputs=records, logger=self.log,
+                inputs=records, promote=self.promote, logger=self.log,
             )
             push_inputs(context, records)
             save_records(context, records, version=version.to_record())

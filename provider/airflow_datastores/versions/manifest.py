@@ -1,4 +1,4 @@
-"""The manifest: what a version is, where it lives, and how versions are listed, read and looked up.
+"""The manifest: what a version is, where it lives, and how versions are listed and read.
 
 Layout below a store's root (readable by a person browsing the bucket)::
 
@@ -17,11 +17,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 from airflow_datastores.errors import DataStoreError, NotFound
-from airflow_datastores.patterns import has_wildcard, literal_prefix, matches
 from airflow_datastores.records import FileEntry
 from airflow_datastores.stores.base import Store
-from airflow_datastores.stores.registry import get_store
-from airflow_datastores.versions.references import REFERENCE_SCHEME, Reference, make_reference, parse_reference
+from airflow_datastores.versions.references import make_reference
 
 MANIFESTS = "_manifests"
 MANIFEST_FORMAT = 1
@@ -185,50 +183,3 @@ def latest_version(store: Store, dag_id: str, task_id: str) -> Version:
             "version yet; run it first"
         )
     return load_version(store, dag_id, task_id, versions[-1].version_id)
-
-
-# Looking versions up by reference
-
-
-@dataclass(frozen=True)
-class Selection:
-    """The files of a version a reference names.
-
-    :param prefix: the literal part of the reference's path (its directory, or a wildcard's fixed
-        start): what ``keep_directories="suffix"`` cuts off.
-    """
-
-    reference: Reference
-    store: Store
-    version: Version
-    files: list[FileEntry]
-    prefix: str
-
-    def source(self, entry: FileEntry) -> str:
-        """What stays the same across runs for a file of this task's versions (its URL changes)."""
-        return f"{REFERENCE_SCHEME}{self.reference.dag_id}/{self.reference.task_id}/{entry.path}"
-
-
-def resolve_reference(ref: str, *, conn_id: str | None = None) -> Selection:
-    """The files a reference names. ``latest`` is the newest committed version at this moment."""
-    parsed = parse_reference(ref)
-    store = get_store(parsed.store, conn_id=conn_id)
-    if parsed.version == "latest":
-        version = latest_version(store, parsed.dag_id, parsed.task_id)
-    else:
-        version = load_version(store, parsed.dag_id, parsed.task_id, parsed.version)
-    pattern = parsed.path
-    selected = [
-        f for f in version.files
-        if not pattern or f.path == pattern or (has_wildcard(pattern) and matches(pattern, f.path))
-        or f.path.startswith(pattern.rstrip("/") + "/")
-    ]
-    if pattern and not selected:
-        raise NotFound(
-            f"{ref}: version {version.version_id} of {parsed.dag_id}.{parsed.task_id} has no file "
-            f"matching {pattern!r}; it has: " + ", ".join(f.path for f in version.files[:10])
-            + (" ..." if len(version.files) > 10 else "")
-        )
-    prefix = literal_prefix(pattern) if has_wildcard(pattern) else (
-        pattern.rstrip("/") + "/" if pattern and not any(f.path == pattern for f in selected) else "")
-    return Selection(reference=parsed, store=store, version=version, files=selected, prefix=prefix)

@@ -13,6 +13,8 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 from airflow_datastores.errors import InvalidSpec
 
 REFERENCE_SCHEME = "datastore://"
+#: ``alias://<name>[/<path>]``: the version a global alias points to.
+ALIAS_SCHEME = "alias://"
 
 
 def make_reference(*, dag_id: str, task_id: str, version: str = "latest", path: str = "",
@@ -28,6 +30,9 @@ def make_reference(*, dag_id: str, task_id: str, version: str = "latest", path: 
 
 @dataclass(frozen=True)
 class Reference:
+    """A reference, parsed. ``version`` is a version id, ``latest``, or ``@<alias>``; a global alias
+    (``alias://``) has no ``dag_id`` and ``task_id`` until it is resolved."""
+
     dag_id: str
     task_id: str
     version: str
@@ -35,17 +40,33 @@ class Reference:
     store: str | None
 
 
+def is_reference(url: str) -> bool:
+    """Whether ``url`` names versions (``datastore://``, ``alias://``) rather than objects of a store."""
+    return url.startswith((REFERENCE_SCHEME, ALIAS_SCHEME))
+
+
 def parse_reference(ref: str) -> Reference:
+    """``datastore://<dag>/<task>/<version id | latest | @alias>[/<path>][?store=]`` or
+    ``alias://<name>[/<path>][?store=]``. :raises InvalidSpec: naming what to write instead."""
     parts = urlsplit(ref)
+    if parts.scheme == "alias":
+        name, _, path = (parts.netloc + unquote(parts.path)).partition("/")
+        if not name:
+            raise InvalidSpec(f"{ref!r} is not an alias URL; write alias://<name>[/<path or wildcard>][?store=<store>]")
+        return Reference("", "", f"@{name}", path, _store_option(ref, parts.query))
     segments = (parts.netloc + unquote(parts.path)).split("/", 3)
-    if parts.scheme != "datastore" or len(segments) < 3 or not all(segments[:3]):
+    if parts.scheme != "datastore" or len(segments) < 3 or not all(segments[:3]) or segments[2] == "@":
         raise InvalidSpec(
             f"{ref!r} is not a version reference; write "
-            "datastore://<dag_id>/<task_id>/<version id or latest>[/<path or wildcard>][?store=<store>]"
+            "datastore://<dag_id>/<task_id>/<version id, latest or @alias>[/<path or wildcard>][?store=<store>]"
         )
-    query = parse_qs(parts.query)
+    return Reference(segments[0], segments[1], segments[2], segments[3] if len(segments) > 3 else "",
+                     _store_option(ref, parts.query))
+
+
+def _store_option(ref: str, query_text: str) -> str | None:
+    query = parse_qs(query_text)
     unknown = set(query) - {"store"}
     if unknown:
         raise InvalidSpec(f"{ref!r}: unknown reference options {sorted(unknown)}; only 'store' is known")
-    store = query.get("store", [None])[0]
-    return Reference(segments[0], segments[1], segments[2], segments[3] if len(segments) > 3 else "", store)
+    return query.get("store", [None])[0]

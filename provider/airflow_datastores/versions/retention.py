@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from airflow_datastores.errors import AmbiguousVersionId, DataStoreError, InvalidSpec, NotFound
 from airflow_datastores.stores.base import Leftover, ObjectInfo, Store
 from airflow_datastores.units import format_duration
+from airflow_datastores.versions.aliases import aliased_versions
 from airflow_datastores.versions.manifest import MANIFESTS, VersionSummary, list_versions, load_version
 
 log = logging.getLogger(__name__)
@@ -218,6 +219,7 @@ def _select_versions(store: Store, rule: PurgeRule, summaries: list[VersionSumma
         by_task[(summary.dag_id, summary.task_id)].append(summary)
     kept: set[str] = set()
     doomed = []
+    aliased = aliased_versions(store)
     for (dag, task), versions in by_task.items():
         for index, summary in enumerate(versions):
             reasons = _reasons(rule, summary, index=index, count=len(versions), now=now)
@@ -236,6 +238,12 @@ def _select_versions(store: Store, rule: PurgeRule, summaries: list[VersionSumma
                 prefix=version.data_prefix, files=len(version.files), bytes=version.total_size,
                 reason=", ".join(reasons), url=store.url_for(version.data_prefix),
             )
+            names = aliased.get((dag, task, summary.version_id))
+            if names:  # an alias points to it: never purged while it does
+                item.reason = f"kept: alias {', '.join(names)} points to it ({item.reason})"
+                kept.add(version.data_prefix)
+                result.kept.append(item)
+                continue
             doomed.append((summary, version, item))
             result.items.append(item)
     return doomed, kept
