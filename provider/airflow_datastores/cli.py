@@ -29,6 +29,7 @@ from airflow_datastores.versions import (
     latest_version,
     list_versions,
     load_version,
+    metadata,
     verify_version,
 )
 from airflow_datastores.versions.retention import PurgeRule, purge
@@ -87,17 +88,33 @@ def cmd_ls(args: argparse.Namespace) -> int:
 def cmd_versions(args: argparse.Namespace) -> int:
     store = get_store(args.store, conn_id=args.conn_id)
     summaries = list_versions(store, dag_id=args.dag_id, task_id=args.task_id)
+    where = dict(_key_value(item) for item in args.where or ())
     rows, data = [], []
     for summary in summaries:
         version = load_version(store, summary.dag_id, summary.task_id, summary.version_id)
+        if not metadata.matches(tags=args.tag or (), where=where, version_tags=version.tags,
+                                version_properties=version.properties, files=version.files):
+            continue
         data.append(version.to_record())
         rows.append((summary.dag_id, summary.task_id, summary.version_id,
                      (version.committed_at or "-").replace("T", " ").replace("+00:00", "Z"),
-                     len(version.files), human_size(version.total_size)))
-    text = table(rows, ("DAG", "TASK", "VERSION", "COMMITTED", "FILES", "SIZE"))
-    text += f"\n\n{len(rows)} versions in {store.root}"
+                     len(version.files), human_size(version.total_size), ",".join(version.tags) or "-"))
+    text = table(rows, ("DAG", "TASK", "VERSION", "COMMITTED", "FILES", "SIZE", "TAGS"))
+    text += f"\n\n{len(rows)} versions in {store.root}" + (" (filtered)" if args.tag or where else "")
     _emit(args, data, text)
     return 0
+
+
+def _labels(tags: Sequence[str], properties: dict) -> str:
+    parts = [f"#{t}" for t in tags] + [f"{k}={json.dumps(v)}" for k, v in sorted(properties.items())]
+    return " ".join(parts) or "-"
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise InvalidSpec(f"--where {text!r}: write KEY=VALUE, e.g. --where accuracy=0.93")
+    return key, value
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -112,8 +129,11 @@ def cmd_show(args: argparse.Namespace) -> int:
         f"size       {human_size(version.total_size)} in {plural(len(version.files), 'file')}",
         f"files in   {version.store.rstrip('/')}/{version.data_prefix}",
         "",
-        table([(f.path, human_size(f.size), f.sha256) for f in version.files], ("PATH", "SIZE", "SHA256")),
+        table([(f.path, human_size(f.size), f.sha256, _labels(f.tags, f.properties)) for f in version.files],
+              ("PATH", "SIZE", "SHA256", "TAGS / PROPERTIES")),
     ])
+    if version.tags or version.properties:
+        text += f"\n\nversion    {_labels(version.tags, version.properties)}"
     if version.inputs:
         text += "\n\nmade from\n" + table(
             [(i.get("name"), i.get("url"), i.get("sha256")) for i in version.inputs],
@@ -235,6 +255,10 @@ def build_parser() -> argparse.ArgumentParser:
     versions = sub.add_parser("versions", parents=[common], help="committed versions, oldest first")
     versions.add_argument("dag_id", nargs="?")
     versions.add_argument("task_id", nargs="?")
+    versions.add_argument("--tag", action="append", metavar="TAG",
+                          help="only versions with this tag, on the version or one of its files (repeatable)")
+    versions.add_argument("--where", action="append", metavar="KEY=VALUE",
+                          help="only versions with this property, on the version or a file (repeatable)")
     versions.set_defaults(func=cmd_versions)
 
     for name, func, text in (("show", cmd_show, "one version's files and provenance"),

@@ -9,7 +9,7 @@ Nothing here imports Airflow, a cloud SDK or a store: the dashboard may import i
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 
 #: XCom key of a task's input records (a list of :class:`InputRecord` dicts).
 XCOM_INPUTS = "datastore_inputs"
@@ -77,6 +77,9 @@ class InputRecord(FileRecord):
 
 @dataclass(kw_only=True)
 class FileEntry(FileRecord):
-    """One file of a version; ``key`` is where its bytes are below the store's root."""
+    """One file of a version; ``key`` is where its bytes are below the store's root; ``tags`` and
+    ``properties`` come from its ``<file>.metadata.json`` sidecar."""
 
     key: str = ""
+    tags: list[str] = field(default_factory=list)
+    properties: dict = field(default_factory=dict)

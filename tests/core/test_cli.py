@@ -37,8 +37,8 @@ def run(capsys, *argv: str) -> tuple[int, str]:
 def test_versions_table_and_json(home, capsys):
     code, out = run(capsys, "versions")
     lines = out.splitlines()
-    assert code == 0 and lines[0].split() == ["DAG", "TASK", "VERSION", "COMMITTED", "FILES", "SIZE"]
-    assert lines[2].split()[:3] == ["etl", "load", "r1"] and lines[2].split()[-2:] == ["7", "B"]
+    assert code == 0 and lines[0].split() == ["DAG", "TASK", "VERSION", "COMMITTED", "FILES", "SIZE", "TAGS"]
+    assert lines[2].split()[:3] == ["etl", "load", "r1"] and lines[2].split()[-3:] == ["7", "B", "-"]
     assert "2 versions in" in out
     code, out = run(capsys, "versions", "etl", "load", "--json")
     data = json.loads(out)

@@ -22,10 +22,12 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 def _version(dag: int, task: int, run: int) -> dict:
     files = [{"path": f"part-{i}.csv", "size": 10 * (i + 1), "md5": "m", "sha1": "s",
-              "sha256": f"{dag:02d}{task}{run:03d}{i}"} for i in range(2)]
+              "sha256": f"{dag:02d}{task}{run:03d}{i}", "tags": ["validated"] if i else [],
+              "properties": {"rows": i} if i else {}} for i in range(2)]
     return {"version_id": f"v-{run:03d}", "dag_id": f"dag_{dag:02d}", "task_id": f"task_{task}",
             "run_id": f"run_{run:03d}", "store": STORES[dag % 2], "manifest_url": "x", "reference": "x",
-            "committed_at": (T0 + timedelta(minutes=run)).isoformat(), "total_size": 30, "files": files}
+            "committed_at": (T0 + timedelta(minutes=run)).isoformat(), "total_size": 30, "files": files,
+            "tags": ["nightly"] if run % 2 else [], "properties": {"accuracy": 0.9}}
 
 
 def _inputs(run: int) -> list[dict]:
@@ -156,6 +158,8 @@ def test_pages_render_a_page_of_many(db, monkeypatch):
     changes = client.get("/changes?dag_id=dag_07", headers={"Authorization": "Bearer ok"}).text
     assert "old99" in changes and "secret" not in changes and 'value="dag_07" selected' in changes
     assert 'name="task_id"' in html and 'name="task_id"' not in changes  # one filter form, two shapes
+    assert '<span class="tag">validated</span>' in html and '<span class="prop">rows=1</span>' in html
+    assert '<span class="tag">nightly</span>' in html and '<span class="prop">accuracy=0.9</span>' in html
     assert 'href="/datastores/changes">Clear</a>' in changes
     overview = client.get("/", headers={"Authorization": "Bearer ok"}).text
     assert "lake" in overview and "10,000" in overview

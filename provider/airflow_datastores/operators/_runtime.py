@@ -213,18 +213,23 @@ def commit_for_task(
     store: str | None,
     conn_id: str | None,
     inputs: Sequence[Mapping] = (),
+    tags: Sequence[str] = (),
+    properties: Mapping | None = None,
     promote: Sequence[str] = (),
     logger: logging.Logger,
 ) -> Version:
     """Snapshot ``outputs_dir`` as this task run's version, push its record, and announce the asset.
 
     :param inputs: the run's input records (from :func:`record_dicts`), kept in the manifest.
+    :param tags: tags of the version; ``properties`` its JSON properties.
     :param promote: aliases of the task to move to the new version.
     """
     target = get_store(store, conn_id=conn_id)
     version = snapshot(
         outputs_dir,
         store=target,
+        tags=tags,
+        properties=properties,
         producer=producer(context),
         inputs=[dict(r) for r in inputs],
         max_concurrency=config.max_concurrency(),

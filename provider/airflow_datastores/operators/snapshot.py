@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from airflow.sdk import BaseOperator
 
 from airflow_datastores.operators._lineage import LineageMixin, TaskLineage, output_pairs
-from airflow_datastores.operators._runtime import commit_for_task, datastore_asset
+from airflow_datastores.operators._runtime import check_promote, commit_for_task, datastore_asset
 
 
 class SnapshotOutputsOperator(LineageMixin, BaseOperator):
@@ -21,24 +21,40 @@ class SnapshotOutputsOperator(LineageMixin, BaseOperator):
     :param outputs_dir: the directory to snapshot. (templated)
     :param store: store name or URL; default: ``[datastores] default_store``. (templated)
     :param conn_id: Airflow connection of the store, when not the store's configured one.
+    :param tags: tags of the version (files get theirs from ``<file>.metadata.json`` sidecars).
+        (templated)
+    :param properties: JSON properties of the version. (templated)
+    :param promote: alias name(s) of this task to move to the committed version.
     """
 
-    template_fields: Sequence[str] = ("outputs_dir", "store")
+    template_fields: Sequence[str] = ("outputs_dir", "store", "tags", "properties")
     ui_color = "#f3ecf8"
 
     def __init__(
-        self, *, outputs_dir: str, store: str | None = None, conn_id: str | None = None, **kwargs: Any
+        self,
+        *,
+        outputs_dir: str,
+        store: str | None = None,
+        conn_id: str | None = None,
+        tags: Sequence[str] = (),
+        properties: Mapping[str, Any] | None = None,
+        promote: str | Sequence[str] = (),
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.outputs_dir = outputs_dir
         self.store = store
         self.conn_id = conn_id
+        self.tags = list(tags)
+        self.properties = dict(properties or {})
+        self.promote = check_promote(self.task_id, promote)
         if self.has_dag():
             self.outlets = [*self.outlets, datastore_asset(self.dag_id, self.task_id)]
 
     def execute(self, context) -> dict:
         version = commit_for_task(
-            context, outputs_dir=self.outputs_dir, store=self.store, conn_id=self.conn_id, logger=self.log
+            context, outputs_dir=self.outputs_dir, store=self.store, conn_id=self.conn_id, tags=self.tags,
+            properties=self.properties, promote=self.promote, logger=self.log,
         )
         self._lineage = TaskLineage(outputs=output_pairs(version), conn_id=self.conn_id)
         return version.to_record()

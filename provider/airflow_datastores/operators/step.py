@@ -55,6 +55,9 @@ class DatastoreStepOperator(LineageMixin, BaseOperator):
     :param on_input_change: ``warn`` (default), ``fail`` or ``ignore`` when an input changed since
         the previous run.
     :param skip_if_unchanged: skip the step when every input is byte-identical to the previous run.
+    :param tags: tags of the version (files get theirs from ``<file>.metadata.json`` sidecars, which
+        are not committed as files). (templated)
+    :param properties: JSON properties of the version. (templated)
     :param promote: alias name(s) of this task (``"prod"`` or ``["prod", "candidate"]``) to move to the
         committed version, so ``datastore://<dag>/<task>/@prod`` reads it; each move is kept in the
         alias's history.
@@ -66,7 +69,8 @@ class DatastoreStepOperator(LineageMixin, BaseOperator):
     the committed version as an output dataset (``get_openlineage_facets_on_complete``).
     """
 
-    template_fields: Sequence[str] = ("command", "op_kwargs", "inputs", "store", "environment", "cwd")
+    template_fields: Sequence[str] = ("command", "op_kwargs", "inputs", "store", "environment", "cwd", "tags",
+                                      "properties")
     template_fields_renderers = {"command": "bash", "inputs": "json", "op_kwargs": "py"}
     ui_color = "#e6f2e6"
 
@@ -82,6 +86,8 @@ class DatastoreStepOperator(LineageMixin, BaseOperator):
         mounts: Sequence[Any] = (),
         on_input_change: str = "warn",
         skip_if_unchanged: bool = False,
+        tags: Sequence[str] = (),
+        properties: Mapping[str, Any] | None = None,
         promote: str | Sequence[str] = (),
         environment: Mapping[str, str] | None = None,
         cwd: str | None = None,
@@ -102,6 +108,8 @@ class DatastoreStepOperator(LineageMixin, BaseOperator):
         self.on_input_change = check_task(self.task_id, inputs=self.inputs, on_input_change=on_input_change,
                                           store=store)
         self.skip_if_unchanged = skip_if_unchanged
+        self.tags = list(tags)
+        self.properties = dict(properties or {})
         self.promote = check_promote(self.task_id, promote)
         self.environment = dict(environment or {})
         self.cwd = cwd
@@ -137,7 +145,8 @@ class DatastoreStepOperator(LineageMixin, BaseOperator):
             records = record_dicts(staged.records, inputs_dir=dirs.inputs)
             version = commit_for_task(
                 context, outputs_dir=dirs.outputs, store=self.store, conn_id=self.conn_id,
-                inputs=records, promote=self.promote, logger=self.log,
+                inputs=records, tags=self.tags, properties=self.properties, promote=self.promote,
+                logger=self.log,
             )
             push_inputs(context, records)
             save_records(context, records, version=version.to_record())

@@ -23,7 +23,7 @@ from airflow_datastores.versions import make_reference
 PAGE_SIZE = 50
 #: files listed per version on a page (a version may hold many thousands; file_count says how many)
 MAX_FILES = 100
-_FILE_FIELDS = ("path", "size", "md5", "sha1", "sha256")
+_FILE_FIELDS = ("path", "size", "md5", "sha1", "sha256", "tags", "properties")
 
 
 def _xcom():
@@ -90,6 +90,8 @@ def _version(row, value: Any) -> dict:
         "total_size": int(value.get("total_size") or sum(int(f.get("size") or 0) for f in files)),
         "file_count": len(files),
         "files": [{k: f.get(k) for k in _FILE_FIELDS} for f in files[:MAX_FILES]],
+        "tags": [str(t) for t in value.get("tags") or []],
+        "properties": value.get("properties") if isinstance(value.get("properties"), dict) else {},
     }
 
 

@@ -19,7 +19,9 @@ from airflow_datastores.hashing import Hasher, HashingReader
 from airflow_datastores.records import FileEntry
 from airflow_datastores.stores.base import Store
 from airflow_datastores.units import human_size, plural
+from airflow_datastores.versions.aliases import set_alias
 from airflow_datastores.versions.manifest import Producer, Version, manifest_key
+from airflow_datastores.versions.metadata import FileMetadata, check_properties, check_tags, split_sidecars
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +67,8 @@ def snapshot(
     store: Store,
     producer: Producer,
     inputs: Sequence[Mapping] = (),
+    tags: Sequence[str] = (),
+    properties: Mapping | None = None,
     max_concurrency: int = 8,
     logger: logging.Logger | None = None,
 ) -> Version:
@@ -74,6 +78,9 @@ def snapshot(
     :param store: where the version goes.
     :param producer: the task instance (names the version and the layout).
     :param inputs: the input records of the run, kept in the manifest as provenance.
+    :param tags: tags of the version (files get theirs from ``<file>.metadata.json`` sidecars, which are
+        not uploaded; see :mod:`airflow_datastores.versions.metadata`).
+    :param properties: JSON properties of the version.
     :param max_concurrency: how many files upload at once. Each request of an upload (a PUT, a part,
         the commit) is retried under the ``[datastores]`` retry policy by the store.
     :raises AlreadyExists: another attempt committed this version first; this attempt's files are
@@ -84,7 +91,9 @@ def snapshot(
     version_id = producer.version_id
     attempt = f"try-{producer.try_number}-{uuid.uuid4().hex[:8]}"
     prefix = f"{producer.dag_id}/{producer.task_id}/{version_id}/{attempt}/"
-    files = collect_outputs(outputs_dir)
+    version_tags = check_tags(list(tags), where="tags")
+    version_properties = check_properties(properties, where="properties")
+    files, sidecars = split_sidecars(collect_outputs(outputs_dir), outputs_dir=outputs_dir)
     if not files:
         logger.warning("Outputs directory %s is empty: committing an empty version", outputs_dir)
 
@@ -102,7 +111,8 @@ def snapshot(
         if hasher.size != size:
             raise DataStoreError(f"{path} changed size while it was uploaded; do not write "
                                  "to the outputs directory while the snapshot runs")
-        return FileEntry(path=rel, key=key, size=size, **digests)
+        meta = sidecars.get(rel, FileMetadata())
+        return FileEntry(path=rel, key=key, size=size, tags=meta.tags, properties=meta.properties, **digests)
 
     try:
         if len(files) <= 1 or max_concurrency <= 1:
@@ -126,6 +136,8 @@ def snapshot(
             committed_at=_now(),
             data_prefix=prefix,
             inputs=[dict(r) for r in inputs],
+            tags=version_tags,
+            properties=version_properties,
         )
         body = json.dumps(version.to_manifest(), indent=1, sort_keys=True).encode()
         try:
@@ -140,6 +152,9 @@ def snapshot(
     except BaseException:
         _delete_prefix(store, prefix, logger)
         raise
+    for name in sorted({n for meta in sidecars.values() for n in meta.aliases}):
+        set_alias(store, name, dag_id=version.dag_id, task_id=version.task_id, version_id=version.version_id,
+                  set_by=f"sidecar of {version.dag_id}.{version.task_id} {version.run_id}", logger=logger)
     for entry in entries:
         logger.info("%s: %s, sha256 %s", entry.path, human_size(entry.size), entry.sha256)
     logger.info(

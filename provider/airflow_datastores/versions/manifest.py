@@ -65,6 +65,8 @@ class Version:
     committed_at: str | None = None
     data_prefix: str = ""
     inputs: list[dict] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    properties: dict = field(default_factory=dict)
 
     @property
     def total_size(self) -> int:
@@ -96,6 +98,8 @@ class Version:
             "reference": self.reference(),
             "committed_at": self.committed_at,
             "total_size": self.total_size,
+            "tags": self.tags,
+            "properties": self.properties,
             "files": [{k: v for k, v in f.to_dict().items() if k != "key"} for f in self.files],
         }
 

@@ -1,0 +1,109 @@
+"""Tags and properties of a version and of its files, and ``<file>.metadata.json`` sidecars.
+
+A step writes ``model.pkl.metadata.json`` next to ``model.pkl`` (Valohai's shape): ``valohai.tags`` (a
+list of strings) become the file's tags, ``valohai.alias`` (a name or a list) aliases of the task moved
+to the committed version, and every other key a property of the file (any JSON). The sidecar itself is
+not a file of the version. A step's ``tags=`` and ``properties=`` are the version's own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_datastores.errors import InvalidSpec
+from airflow_datastores.versions.aliases import check_alias_name
+
+SIDECAR = ".metadata.json"
+_TAGS, _ALIAS = "valohai.tags", "valohai.alias"
+
+
+@dataclass(frozen=True)
+class FileMetadata:
+    """What a sidecar says of its file."""
+
+    tags: list[str] = field(default_factory=list)
+    properties: dict[str, Any] = field(default_factory=dict)
+    aliases: list[str] = field(default_factory=list)
+
+
+def check_tags(tags: Any, *, where: str) -> list[str]:
+    """``tags`` as a list of non-empty strings (a single string is one tag); else a clear error."""
+    if isinstance(tags, str):
+        tags = [tags]
+    if not isinstance(tags, Sequence) or not all(isinstance(t, str) and t.strip() for t in tags):
+        raise InvalidSpec(f"{where}: tags must be a list of non-empty strings, got {tags!r}")
+    return sorted({t.strip() for t in tags})
+
+
+def check_properties(properties: Any, *, where: str) -> dict[str, Any]:
+    """``properties`` as a JSON object with string keys; else a clear error."""
+    if properties is None:
+        return {}
+    if not isinstance(properties, Mapping) or not all(isinstance(k, str) for k in properties):
+        raise InvalidSpec(f"{where}: properties must be a mapping of names to JSON values, got {properties!r}")
+    try:
+        return json.loads(json.dumps(dict(properties)))
+    except (TypeError, ValueError):
+        raise InvalidSpec(f"{where}: properties must be JSON values (numbers, strings, lists, mappings)") from None
+
+
+def split_sidecars(files: list[tuple[str, str]], *, outputs_dir: str) -> tuple[list[tuple[str, str]],
+                                                                               dict[str, FileMetadata]]:
+    """The files of a version (without the sidecars) and ``{relative path: metadata}`` from the sidecars.
+
+    :param files: ``(relative path, absolute path)`` of everything in the outputs directory.
+    :raises InvalidSpec: a sidecar that is not a JSON object, or whose file is not there.
+    """
+    paths = {rel for rel, _ in files}
+    kept, metadata = [], {}
+    for rel, path in files:
+        if not rel.endswith(SIDECAR) or rel == SIDECAR:
+            kept.append((rel, path))
+            continue
+        target = rel[: -len(SIDECAR)]
+        if target not in paths:
+            raise InvalidSpec(f"Outputs: {os.path.join(outputs_dir, rel)} describes {target}, which is not in the "
+                              "outputs directory; write the file, or remove its sidecar")
+        metadata[target] = read_sidecar(path, where=os.path.join(outputs_dir, rel))
+    return kept, metadata
+
+
+def read_sidecar(path: str, *, where: str) -> FileMetadata:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except ValueError as err:
+        raise InvalidSpec(f"{where}: not valid JSON ({err})") from None
+    if not isinstance(data, dict):
+        raise InvalidSpec(f"{where}: a sidecar holds a JSON object, e.g. {{\"{_TAGS}\": [\"validated\"]}}")
+    tags = check_tags(data.pop(_TAGS, []), where=f"{where}: {_TAGS}")
+    names = data.pop(_ALIAS, [])
+    names = [names] if isinstance(names, str) else names
+    if not isinstance(names, list):
+        raise InvalidSpec(f"{where}: {_ALIAS} is an alias name or a list of them")
+    return FileMetadata(tags=tags, properties=check_properties(data, where=where),
+                        aliases=[check_alias_name(n) for n in names])
+
+
+def matches(*, tags: Sequence[str], where: Mapping[str, str], version_tags: Sequence[str],
+            version_properties: Mapping[str, Any], files: Sequence[Any]) -> bool:
+    """Whether a version has every tag (on itself or a file) and every ``key=value`` property (on itself or
+    a file; a value is compared with the property as JSON, or as the string it is)."""
+    all_tags = set(version_tags).union(*(set(f.tags) for f in files))
+    if not set(tags) <= all_tags:
+        return False
+    scopes = [version_properties, *(f.properties for f in files)]
+    return all(any(key in scope and _same(scope[key], value) for scope in scopes) for key, value in where.items())
+
+
+def _same(have: Any, want: str) -> bool:
+    if isinstance(have, str):
+        return have == want
+    try:
+        return have == json.loads(want)
+    except ValueError:
+        return False
