@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterator, Sequence
 
 from airflow_datastores.errors import DataStoreError, InvalidSpec
-from airflow_datastores.patterns import list_location
+from airflow_datastores.patterns import list_location, matches
 from airflow_datastores.redaction import redact
 from airflow_datastores.stores.registry import (
     default_store_url,
@@ -25,6 +25,7 @@ from airflow_datastores.units import format_duration, human_size, parse_duration
 from airflow_datastores.versions import (
     Version,
     aliases,
+    datasets,
     diff_versions,
     latest_version,
     list_versions,
@@ -159,13 +160,17 @@ def cmd_diff(args: argparse.Namespace) -> int:
     store = get_store(args.store, conn_id=args.conn_id)
     old = _version(store, args.dag_id, args.task_id, args.old)
     new = _version(store, args.dag_id, args.task_id, args.new)
+    _emit_diff(args, old, new)
+    return 0
+
+
+def _emit_diff(args: argparse.Namespace, old: Version, new: Version) -> None:
     diff = diff_versions(old, new)
     lines = [f"+ {p}" for p in diff.added] + [f"- {p}" for p in diff.removed] + [f"~ {p}" for p in diff.changed]
     lines.append(f"{old.version_id} -> {new.version_id}: {len(diff.added)} added, {len(diff.removed)} removed, "
                  f"{len(diff.changed)} changed, {diff.unchanged} unchanged")
     _emit(args, {"old": old.version_id, "new": new.version_id, "added": diff.added, "removed": diff.removed,
                  "changed": diff.changed, "unchanged": diff.unchanged}, "\n".join(lines))
-    return 0
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
@@ -239,6 +244,58 @@ def cmd_alias(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dataset(args: argparse.Namespace) -> int:
+    store = get_store(args.store, conn_id=args.conn_id)
+    if args.action == "ls":
+        found = datasets.list_dataset_versions(store, args.target)
+        rows = [(name, version, (when.isoformat(timespec="seconds") if when else "-")) for version, name, when in found]
+        _emit(args, [{"name": n, "version": v, "written": w} for n, v, w in rows],
+              table(rows, ("DATASET", "VERSION", "WRITTEN")) if rows else "No dataset versions.")
+        return 0
+    if not args.target:
+        raise InvalidSpec(f"dataset {args.action} needs a dataset version: <dataset>/<version>")
+    if args.action == "create":
+        if not args.source:
+            raise InvalidSpec("dataset create needs --from DAG/TASK/VERSION[/PATH or wildcard] (repeatable)")
+        picked = []
+        for text in args.source:
+            dag_id, task_id, version_id, *pattern = text.split("/", 3)
+            version = _version(store, dag_id, task_id, version_id) if task_id and version_id else None
+            if version is None:
+                raise InvalidSpec(f"--from {text!r}: write DAG/TASK/VERSION[/PATH or wildcard]")
+            pick = pattern[0] if pattern else ""
+            picked.append((version, [f for f in version.files if not pick or f.path == pick
+                                     or matches(pick, f.path) or f.path.startswith(pick.rstrip("/") + "/")]))
+        made = datasets.create_dataset_version(store, args.target, versions=picked, base=args.base)
+        _emit(args, {"name": made.name, "version": made.version, "files": len(made.files)},
+              f"Created dataset version dataset://{made.name}/{made.version}: {plural(len(made.files), 'file')}")
+        return 0
+    name, version = _dataset_ref(args.target)
+    made = datasets.load_dataset_version(store, name, version).as_version(store)
+    if args.action == "verify":
+        report = verify_version(store, made)
+        _emit(args, {"version": made.version_id, "checked": report.checked, "missing": report.missing,
+                     "corrupt": report.corrupt, "ok": report.ok},
+              f"{'OK' if report.ok else 'FAILED'}: {report.checked} files checked, {len(report.missing)} missing, "
+              f"{len(report.corrupt)} corrupt")
+        return 0 if report.ok else 1
+    if args.action == "diff":
+        if not args.other:
+            raise InvalidSpec("dataset diff needs two dataset versions: <dataset>/<old> <dataset>/<new>")
+        _emit_diff(args, made, datasets.load_dataset_version(store, *_dataset_ref(args.other)).as_version(store))
+        return 0
+    _emit(args, {"name": name, "version": made.version_id, "files": [f.to_dict() for f in made.files]},
+          table([(f.path, human_size(f.size), f.sha256) for f in made.files], ("PATH", "SIZE", "SHA256")))
+    return 0
+
+
+def _dataset_ref(text: str) -> tuple[str, str]:
+    name, sep, version = text.partition("/")
+    if version == "latest" and name:
+        return name, version
+    return datasets.check_dataset_version(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="airflow-datastores", description=__doc__.split("\n")[0])
     common = argparse.ArgumentParser(add_help=False)
@@ -288,6 +345,18 @@ def build_parser() -> argparse.ArgumentParser:
     alias.add_argument("--global", dest="glob", action="store_true",
                        help="a global alias (alias://NAME), not one of the task (history of one: history NAME --global)")
     alias.set_defaults(func=cmd_alias)
+
+    dataset = sub.add_parser(
+        "dataset", parents=[common], help="dataset versions: create, ls, show, verify, diff",
+        description="A dataset version lists files of committed versions (no bytes copied); inputs read it "
+                    "as dataset://NAME/VERSION or dataset://NAME/latest.")
+    dataset.add_argument("action", choices=("create", "ls", "show", "verify", "diff"))
+    dataset.add_argument("target", nargs="?", metavar="NAME/VERSION", help="the dataset version (ls: a dataset)")
+    dataset.add_argument("other", nargs="?", metavar="NAME/VERSION", help="diff: the newer dataset version")
+    dataset.add_argument("--from", dest="source", action="append", metavar="DAG/TASK/VERSION[/PATH]",
+                         help="create: files of a committed version (a path or wildcard picks some; repeatable)")
+    dataset.add_argument("--base", metavar="NAME/VERSION", help="create: start from this dataset version's files")
+    dataset.set_defaults(func=cmd_dataset)
 
     prune = sub.add_parser(
         "purge", parents=[common], help="delete versions by rule, and what unfinished writes left (dry run unless --yes)",

@@ -14,7 +14,7 @@ from airflow_datastores.stores.local import LocalStore
 from airflow_datastores.stores.registry import locate
 from airflow_datastores.stores.retrying import RetryingStore
 from airflow_datastores.versions.lookup import resolve_reference
-from airflow_datastores.versions.references import REFERENCE_SCHEME, is_reference
+from airflow_datastores.versions.references import is_reference
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class SourceFile:
     @property
     def from_version(self) -> bool:
         """A file of a committed version: immutable, and vouched for by its manifest's sha256."""
-        return self.source.startswith(REFERENCE_SCHEME)
+        return is_reference(self.source)
 
 
 def resolve_inputs(inputs: Iterable[Input]) -> list[SourceFile]:

@@ -215,6 +215,7 @@ def commit_for_task(
     inputs: Sequence[Mapping] = (),
     tags: Sequence[str] = (),
     properties: Mapping | None = None,
+    dataset_version: str | None = None,
     promote: Sequence[str] = (),
     logger: logging.Logger,
 ) -> Version:
@@ -222,6 +223,7 @@ def commit_for_task(
 
     :param inputs: the run's input records (from :func:`record_dicts`), kept in the manifest.
     :param tags: tags of the version; ``properties`` its JSON properties.
+    :param dataset_version: ``<dataset>/<version>`` to create from the new version's files.
     :param promote: aliases of the task to move to the new version.
     """
     target = get_store(store, conn_id=conn_id)
@@ -230,6 +232,7 @@ def commit_for_task(
         store=target,
         tags=tags,
         properties=properties,
+        dataset_version=dataset_version,
         producer=producer(context),
         inputs=[dict(r) for r in inputs],
         max_concurrency=config.max_concurrency(),

@@ -24,10 +24,12 @@ class SnapshotOutputsOperator(LineageMixin, BaseOperator):
     :param tags: tags of the version (files get theirs from ``<file>.metadata.json`` sidecars).
         (templated)
     :param properties: JSON properties of the version. (templated)
+    :param dataset_version: ``<dataset>/<version>`` (e.g. ``images/v3``) to create from the committed
+        version's files, readable as ``dataset://images/v3``. (templated)
     :param promote: alias name(s) of this task to move to the committed version.
     """
 
-    template_fields: Sequence[str] = ("outputs_dir", "store", "tags", "properties")
+    template_fields: Sequence[str] = ("outputs_dir", "store", "tags", "properties", "dataset_version")
     ui_color = "#f3ecf8"
 
     def __init__(
@@ -38,6 +40,7 @@ class SnapshotOutputsOperator(LineageMixin, BaseOperator):
         conn_id: str | None = None,
         tags: Sequence[str] = (),
         properties: Mapping[str, Any] | None = None,
+        dataset_version: str | None = None,
         promote: str | Sequence[str] = (),
         **kwargs: Any,
     ) -> None:
@@ -47,6 +50,7 @@ class SnapshotOutputsOperator(LineageMixin, BaseOperator):
         self.conn_id = conn_id
         self.tags = list(tags)
         self.properties = dict(properties or {})
+        self.dataset_version = dataset_version
         self.promote = check_promote(self.task_id, promote)
         if self.has_dag():
             self.outlets = [*self.outlets, datastore_asset(self.dag_id, self.task_id)]
@@ -54,7 +58,8 @@ class SnapshotOutputsOperator(LineageMixin, BaseOperator):
     def execute(self, context) -> dict:
         version = commit_for_task(
             context, outputs_dir=self.outputs_dir, store=self.store, conn_id=self.conn_id, tags=self.tags,
-            properties=self.properties, promote=self.promote, logger=self.log,
+            properties=self.properties, dataset_version=self.dataset_version, promote=self.promote,
+            logger=self.log,
         )
         self._lineage = TaskLineage(outputs=output_pairs(version), conn_id=self.conn_id)
         return version.to_record()

@@ -58,6 +58,8 @@ class DatastoreStepOperator(LineageMixin, BaseOperator):
     :param tags: tags of the version (files get theirs from ``<file>.metadata.json`` sidecars, which
         are not committed as files). (templated)
     :param properties: JSON properties of the version. (templated)
+    :param dataset_version: ``<dataset>/<version>`` (e.g. ``images/v3``) to create from the committed
+        version's files, readable as ``dataset://images/v3``. (templated)
     :param promote: alias name(s) of this task (``"prod"`` or ``["prod", "candidate"]``) to move to the
         committed version, so ``datastore://<dag>/<task>/@prod`` reads it; each move is kept in the
         alias's history.
@@ -70,7 +72,7 @@ class DatastoreStepOperator(LineageMixin, BaseOperator):
     """
 
     template_fields: Sequence[str] = ("command", "op_kwargs", "inputs", "store", "environment", "cwd", "tags",
-                                      "properties")
+                                      "properties", "dataset_version")
     template_fields_renderers = {"command": "bash", "inputs": "json", "op_kwargs": "py"}
     ui_color = "#e6f2e6"
 
@@ -88,6 +90,7 @@ class DatastoreStepOperator(LineageMixin, BaseOperator):
         skip_if_unchanged: bool = False,
         tags: Sequence[str] = (),
         properties: Mapping[str, Any] | None = None,
+        dataset_version: str | None = None,
         promote: str | Sequence[str] = (),
         environment: Mapping[str, str] | None = None,
         cwd: str | None = None,
@@ -110,6 +113,7 @@ class DatastoreStepOperator(LineageMixin, BaseOperator):
         self.skip_if_unchanged = skip_if_unchanged
         self.tags = list(tags)
         self.properties = dict(properties or {})
+        self.dataset_version = dataset_version
         self.promote = check_promote(self.task_id, promote)
         self.environment = dict(environment or {})
         self.cwd = cwd
@@ -145,7 +149,8 @@ class DatastoreStepOperator(LineageMixin, BaseOperator):
             records = record_dicts(staged.records, inputs_dir=dirs.inputs)
             version = commit_for_task(
                 context, outputs_dir=dirs.outputs, store=self.store, conn_id=self.conn_id,
-                inputs=records, tags=self.tags, properties=self.properties, promote=self.promote,
+                inputs=records, tags=self.tags, properties=self.properties,
+                dataset_version=self.dataset_version, promote=self.promote,
                 logger=self.log,
             )
             push_inputs(context, records)

@@ -20,8 +20,10 @@ from airflow_datastores.records import FileEntry
 from airflow_datastores.stores.base import Store
 from airflow_datastores.units import human_size, plural
 from airflow_datastores.versions.aliases import set_alias
+from airflow_datastores.versions.datasets import check_dataset_version, create_dataset_version, dataset_key
 from airflow_datastores.versions.manifest import Producer, Version, manifest_key
 from airflow_datastores.versions.metadata import FileMetadata, check_properties, check_tags, split_sidecars
+from airflow_datastores.versions.references import DATASET_SCHEME
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +71,7 @@ def snapshot(
     inputs: Sequence[Mapping] = (),
     tags: Sequence[str] = (),
     properties: Mapping | None = None,
+    dataset_version: str | None = None,
     max_concurrency: int = 8,
     logger: logging.Logger | None = None,
 ) -> Version:
@@ -81,6 +84,8 @@ def snapshot(
     :param tags: tags of the version (files get theirs from ``<file>.metadata.json`` sidecars, which are
         not uploaded; see :mod:`airflow_datastores.versions.metadata`).
     :param properties: JSON properties of the version.
+    :param dataset_version: ``<dataset>/<version>`` to create from all the files of the committed version
+        (files may also name dataset versions in their sidecars).
     :param max_concurrency: how many files upload at once. Each request of an upload (a PUT, a part,
         the commit) is retried under the ``[datastores]`` retry policy by the store.
     :raises AlreadyExists: another attempt committed this version first; this attempt's files are
@@ -94,6 +99,7 @@ def snapshot(
     version_tags = check_tags(list(tags), where="tags")
     version_properties = check_properties(properties, where="properties")
     files, sidecars = split_sidecars(collect_outputs(outputs_dir), outputs_dir=outputs_dir)
+    datasets = _datasets_to_make(store, sidecars, dataset_version)
     if not files:
         logger.warning("Outputs directory %s is empty: committing an empty version", outputs_dir)
 
@@ -152,6 +158,11 @@ def snapshot(
     except BaseException:
         _delete_prefix(store, prefix, logger)
         raise
+    for ref, (base, paths) in datasets.items():
+        chosen = version.files if paths is None else [f for f in version.files if f.path in paths]
+        create_dataset_version(store, ref, versions=[(version, chosen)], base=base)
+        logger.info("Created dataset version %s%s%s: %s", DATASET_SCHEME, ref, f" on {base}" if base else "",
+                    plural(len(chosen), "file"))
     for name in sorted({n for meta in sidecars.values() for n in meta.aliases}):
         set_alias(store, name, dag_id=version.dag_id, task_id=version.task_id, version_id=version.version_id,
                   set_by=f"sidecar of {version.dag_id}.{version.task_id} {version.run_id}", logger=logger)
@@ -164,6 +175,30 @@ def snapshot(
         version.manifest_url,
     )
     return version
+
+
+def _datasets_to_make(store: Store, sidecars: Mapping[str, FileMetadata], whole: str | None,
+                      ) -> dict[str, tuple[str | None, set[str] | None]]:
+    """``{dataset version: (its base, the paths it lists or None for all)}``, each checked to be new now, so
+    a name already taken fails the snapshot before any upload."""
+    wanted: dict[str, tuple[str | None, set[str] | None]] = {}
+    if whole:
+        check_dataset_version(whole)
+        wanted[whole] = (None, None)
+    for path, meta in sidecars.items():
+        for ref, base in meta.datasets:
+            earlier, paths = wanted.get(ref, (base, set()))
+            if paths is not None:
+                wanted[ref] = (earlier or base, paths | {path})
+    for ref in wanted:
+        name, version = check_dataset_version(ref)
+        try:
+            store.stat(dataset_key(name, version))
+        except NotFound:
+            continue
+        raise AlreadyExists(f"{store.url_for(dataset_key(name, version))}: dataset version {ref} exists; dataset "
+                            "versions are never overwritten: name a new one")
+    return wanted
 
 
 def _commit(store: Store, key: str, body: bytes) -> None:

@@ -1,4 +1,4 @@
-"""Looking versions up by reference: the files a ``datastore://`` reference or an ``alias://`` URL names."""
+"""Looking versions up by reference: the files a ``datastore://``, ``alias://`` or ``dataset://`` URL names."""
 
 from __future__ import annotations
 
@@ -10,17 +10,20 @@ from airflow_datastores.records import FileEntry
 from airflow_datastores.stores.base import Store
 from airflow_datastores.stores.registry import get_store
 from airflow_datastores.versions.aliases import resolve_alias
+from airflow_datastores.versions.datasets import load_dataset_version
 from airflow_datastores.versions.manifest import Version, latest_version, load_version
-from airflow_datastores.versions.references import REFERENCE_SCHEME, Reference, parse_reference
+from airflow_datastores.versions.references import DATASET_SCHEME, REFERENCE_SCHEME, Reference, parse_reference
 
 
 @dataclass(frozen=True)
 class Selection:
-    """The files of a version a reference names.
+    """The files of a version (or dataset version) a reference names.
 
     :param prefix: the literal part of the reference's path (its directory, or a wildcard's fixed
         start): what ``keep_directories="suffix"`` cuts off.
     :param alias: the alias the reference named, if it named one (``version`` is where it pointed).
+    :param origin: what stays the same across runs, before a file's path: ``datastore://<dag>/<task>/`` or
+        ``dataset://<name>/`` (a version's URL is new every run).
     """
 
     reference: Reference
@@ -28,18 +31,24 @@ class Selection:
     version: Version
     files: list[FileEntry]
     prefix: str
+    origin: str
     alias: str | None = None
 
     def source(self, entry: FileEntry) -> str:
-        """What stays the same across runs for a file of this task's versions (its URL changes)."""
-        return f"{REFERENCE_SCHEME}{self.reference.dag_id}/{self.reference.task_id}/{entry.path}"
+        """What change detection compares across runs for ``entry``."""
+        return f"{self.origin}{entry.path}"
 
 
 def resolve_reference(ref: str, *, conn_id: str | None = None) -> Selection:
-    """The files a reference names: ``datastore://<dag>/<task>/<version id | latest | @alias>[/<path>]`` or
-    ``alias://<name>[/<path>]``. ``latest`` and aliases are resolved now, when the task starts."""
+    """The files a reference names: ``datastore://<dag>/<task>/<version id | latest | @alias>[/<path>]``,
+    ``alias://<name>[/<path>]`` or ``dataset://<name>/<version | latest>[/<path>]``. ``latest`` and aliases
+    are resolved now, when the task starts."""
     parsed = parse_reference(ref)
     store = get_store(parsed.store, conn_id=conn_id)
+    if ref.startswith(DATASET_SCHEME):
+        version = load_dataset_version(store, parsed.task_id, parsed.version).as_version(store)
+        return _select(ref, parsed, store, version, origin=f"{DATASET_SCHEME}{parsed.task_id}/",
+                       what=f"dataset version {parsed.task_id}/{version.version_id}")
     alias = None
     if parsed.version.startswith("@"):  # an alias: of the task, or (no task) of the store
         alias = parsed.version[1:]
@@ -49,6 +58,13 @@ def resolve_reference(ref: str, *, conn_id: str | None = None) -> Selection:
         version = latest_version(store, parsed.dag_id, parsed.task_id)
     else:
         version = load_version(store, parsed.dag_id, parsed.task_id, parsed.version)
+    return _select(ref, parsed, store, version, origin=f"{REFERENCE_SCHEME}{parsed.dag_id}/{parsed.task_id}/",
+                   what=f"version {version.version_id} of {parsed.dag_id}.{parsed.task_id}", alias=alias)
+
+
+def _select(ref: str, parsed: Reference, store: Store, version: Version, *, origin: str, what: str,
+            alias: str | None = None) -> Selection:
+    """The files of ``version`` the reference's path names: all, one, a directory or a wildcard's."""
     pattern = parsed.path
     selected = [
         f for f in version.files
@@ -57,10 +73,10 @@ def resolve_reference(ref: str, *, conn_id: str | None = None) -> Selection:
     ]
     if pattern and not selected:
         raise NotFound(
-            f"{ref}: version {version.version_id} of {parsed.dag_id}.{parsed.task_id} has no file "
-            f"matching {pattern!r}; it has: " + ", ".join(f.path for f in version.files[:10])
-            + (" ..." if len(version.files) > 10 else "")
+            f"{ref}: {what} has no file matching {pattern!r}; it has: "
+            + ", ".join(f.path for f in version.files[:10]) + (" ..." if len(version.files) > 10 else "")
         )
     prefix = literal_prefix(pattern) if has_wildcard(pattern) else (
         pattern.rstrip("/") + "/" if pattern and not any(f.path == pattern for f in selected) else "")
-    return Selection(reference=parsed, store=store, version=version, files=selected, prefix=prefix, alias=alias)
+    return Selection(reference=parsed, store=store, version=version, files=selected, prefix=prefix, origin=origin,
+                     alias=alias)

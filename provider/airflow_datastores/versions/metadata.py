@@ -2,8 +2,8 @@
 
 A step writes ``model.pkl.metadata.json`` next to ``model.pkl`` (Valohai's shape): ``valohai.tags`` (a
 list of strings) become the file's tags, ``valohai.alias`` (a name or a list) aliases of the task moved
-to the committed version, and every other key a property of the file (any JSON). The sidecar itself is
-not a file of the version. A step's ``tags=`` and ``properties=`` are the version's own.
+to the committed version, ``valohai.dataset-versions`` dataset versions that list the file, and every
+other key a property of the file (any JSON). The sidecar itself is not a file of the version. A step's ``tags=`` and ``properties=`` are the version's own.
 """
 
 from __future__ import annotations
@@ -16,9 +16,11 @@ from typing import Any
 
 from airflow_datastores.errors import InvalidSpec
 from airflow_datastores.versions.aliases import check_alias_name
+from airflow_datastores.versions.datasets import check_dataset_version
+from airflow_datastores.versions.references import DATASET_SCHEME
 
 SIDECAR = ".metadata.json"
-_TAGS, _ALIAS = "valohai.tags", "valohai.alias"
+_TAGS, _ALIAS, _DATASETS = "valohai.tags", "valohai.alias", "valohai.dataset-versions"
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,8 @@ class FileMetadata:
     tags: list[str] = field(default_factory=list)
     properties: dict[str, Any] = field(default_factory=dict)
     aliases: list[str] = field(default_factory=list)
+    #: ``(dataset version, the dataset version it builds on or None)``, as ``("images/v3", "images/v2")``
+    datasets: list[tuple[str, str | None]] = field(default_factory=list)
 
 
 def check_tags(tags: Any, *, where: str) -> list[str]:
@@ -85,8 +89,28 @@ def read_sidecar(path: str, *, where: str) -> FileMetadata:
     names = [names] if isinstance(names, str) else names
     if not isinstance(names, list):
         raise InvalidSpec(f"{where}: {_ALIAS} is an alias name or a list of them")
+    datasets = _dataset_versions(data.pop(_DATASETS, []), where=f"{where}: {_DATASETS}")
     return FileMetadata(tags=tags, properties=check_properties(data, where=where),
-                        aliases=[check_alias_name(n) for n in names])
+                        aliases=[check_alias_name(n) for n in names], datasets=datasets)
+
+
+def _dataset_versions(value: Any, *, where: str) -> list[tuple[str, str | None]]:
+    """``"dataset://images/v3"`` or ``{"uri": "dataset://images/v3", "from": "dataset://images/v2"}`` (or a
+    list of them) -> ``[("images/v3", "images/v2")]``."""
+    items = value if isinstance(value, list) else [value]
+    found = []
+    for item in items:
+        uri, base = (item.get("uri"), item.get("from")) if isinstance(item, dict) else (item, None)
+        found.append((_dataset_version(uri, where=where), _dataset_version(base, where=where) if base else None))
+    return found
+
+
+def _dataset_version(uri: Any, *, where: str) -> str:
+    if not isinstance(uri, str) or not uri.startswith(DATASET_SCHEME) or uri.count("/") != 3:
+        raise InvalidSpec(f"{where}: {uri!r} is not a dataset version; write dataset://<dataset>/<version>")
+    name, version = uri[len(DATASET_SCHEME):].split("/")
+    check_dataset_version(f"{name}/{version}")
+    return f"{name}/{version}"
 
 
 def matches(*, tags: Sequence[str], where: Mapping[str, str], version_tags: Sequence[str],

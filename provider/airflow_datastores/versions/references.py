@@ -7,6 +7,7 @@ by reference instead of by URL; ``latest`` is the newest committed version when 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
@@ -15,6 +16,10 @@ from airflow_datastores.errors import InvalidSpec
 REFERENCE_SCHEME = "datastore://"
 #: ``alias://<name>[/<path>]``: the version a global alias points to.
 ALIAS_SCHEME = "alias://"
+#: ``dataset://<name>/<version or latest>[/<path>]``: the files of a dataset version.
+DATASET_SCHEME = "dataset://"
+#: A dataset's name or version: letters, digits, ``.``, ``-``, ``_``.
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
 def make_reference(*, dag_id: str, task_id: str, version: str = "latest", path: str = "",
@@ -31,7 +36,8 @@ def make_reference(*, dag_id: str, task_id: str, version: str = "latest", path: 
 @dataclass(frozen=True)
 class Reference:
     """A reference, parsed. ``version`` is a version id, ``latest``, or ``@<alias>``; a global alias
-    (``alias://``) has no ``dag_id`` and ``task_id`` until it is resolved."""
+    (``alias://``) has no ``dag_id`` and ``task_id`` until it is resolved; a dataset has no ``dag_id``,
+    its name in ``task_id`` and the dataset version in ``version``."""
 
     dag_id: str
     task_id: str
@@ -41,14 +47,19 @@ class Reference:
 
 
 def is_reference(url: str) -> bool:
-    """Whether ``url`` names versions (``datastore://``, ``alias://``) rather than objects of a store."""
-    return url.startswith((REFERENCE_SCHEME, ALIAS_SCHEME))
+    """Whether ``url`` names files of versions (``datastore://``, ``alias://``, ``dataset://``) rather than
+    objects of a store."""
+    return url.startswith((REFERENCE_SCHEME, ALIAS_SCHEME, DATASET_SCHEME))
 
 
 def parse_reference(ref: str) -> Reference:
-    """``datastore://<dag>/<task>/<version id | latest | @alias>[/<path>][?store=]`` or
-    ``alias://<name>[/<path>][?store=]``. :raises InvalidSpec: naming what to write instead."""
+    """``datastore://<dag>/<task>/<version id | latest | @alias>[/<path>][?store=]``,
+    ``alias://<name>[/<path>][?store=]`` or ``dataset://<name>/<version | latest>[/<path>][?store=]``. :raises InvalidSpec: naming what to write instead."""
     parts = urlsplit(ref)
+    if parts.scheme == "dataset":
+        base, _, query = ref.partition("?")
+        name, version, path = parse_dataset_url(base)
+        return Reference("", name, version, path, _store_option(ref, query))
     if parts.scheme == "alias":
         name, _, path = (parts.netloc + unquote(parts.path)).partition("/")
         if not name:
@@ -70,3 +81,13 @@ def _store_option(ref: str, query_text: str) -> str | None:
     if unknown:
         raise InvalidSpec(f"{ref!r}: unknown reference options {sorted(unknown)}; only 'store' is known")
     return query.get("store", [None])[0]
+
+
+def parse_dataset_url(url: str) -> tuple[str, str, str]:
+    """``dataset://<name>/<version | latest>[/<path>]`` -> ``(name, version, path)``."""
+    rest = url[len(DATASET_SCHEME):] if url.startswith(DATASET_SCHEME) else ""
+    name, _, rest = rest.partition("/")
+    version, _, path = rest.partition("/")
+    if not NAME.fullmatch(name) or not (version == "latest" or NAME.fullmatch(version)):
+        raise InvalidSpec(f"{url!r} is not a dataset URL; write dataset://<dataset>/<version or latest>[/<path>]")
+    return name, version, path

@@ -24,6 +24,7 @@ from airflow_datastores.errors import AmbiguousVersionId, DataStoreError, Invali
 from airflow_datastores.stores.base import Leftover, ObjectInfo, Store
 from airflow_datastores.units import format_duration
 from airflow_datastores.versions.aliases import aliased_versions
+from airflow_datastores.versions.datasets import dataset_versions_in_use
 from airflow_datastores.versions.manifest import MANIFESTS, VersionSummary, list_versions, load_version
 
 log = logging.getLogger(__name__)
@@ -220,6 +221,7 @@ def _select_versions(store: Store, rule: PurgeRule, summaries: list[VersionSumma
     kept: set[str] = set()
     doomed = []
     aliased = aliased_versions(store)
+    in_datasets = dataset_versions_in_use(store)
     for (dag, task), versions in by_task.items():
         for index, summary in enumerate(versions):
             reasons = _reasons(rule, summary, index=index, count=len(versions), now=now)
@@ -238,15 +240,25 @@ def _select_versions(store: Store, rule: PurgeRule, summaries: list[VersionSumma
                 prefix=version.data_prefix, files=len(version.files), bytes=version.total_size,
                 reason=", ".join(reasons), url=store.url_for(version.data_prefix),
             )
-            names = aliased.get((dag, task, summary.version_id))
-            if names:  # an alias points to it: never purged while it does
-                item.reason = f"kept: alias {', '.join(names)} points to it ({item.reason})"
+            why = _still_named(aliased.get((dag, task, summary.version_id)),
+                               in_datasets.get((dag, task, summary.version_id)))
+            if why:  # an alias points to it, or a dataset version lists its files: never purged while so
+                item.reason = f"kept: {why} ({item.reason})"
                 kept.add(version.data_prefix)
                 result.kept.append(item)
                 continue
             doomed.append((summary, version, item))
             result.items.append(item)
     return doomed, kept
+
+
+def _still_named(aliases: list[str] | None, datasets: list[str] | None) -> str:
+    parts = []
+    if aliases:
+        parts.append(f"alias {', '.join(aliases)} points to it")
+    if datasets:
+        parts.append(f"dataset version {', '.join(datasets)} lists its files")
+    return "; ".join(parts)
 
 
 def _select_orphans(store: Store, prefix: str, committed: set[str], grace: timedelta, result: PurgeResult, *,
