@@ -5,7 +5,7 @@ UV := $(PYTHON) -m uv
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: venv demo test bench servers clean
+.PHONY: venv demo test bench bench-peers servers clean
 
 venv: $(VENV)/.synced
 
@@ -25,8 +25,12 @@ servers:
 test: venv servers
 	$(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
-bench: venv servers
-	$(PY) -m bench
+# Speed as ratios, then ours beside boto3, rclone (Debian) and the AWS CLI (PyPI, in .cache/): BENCH_ARGS=--help.
+bench: venv servers bench-peers
+	$(PY) -m bench $(BENCH_ARGS)
+
+bench-peers:
+	$(PYTHON) -m bench.peers
 
 clean:
 	rm -rf .demo .pytest_cache
