@@ -65,6 +65,15 @@ def test_overrides_env_edges_inputs_and_queues(dags):
     assert dag.get_task("sweep-list").partial_kwargs["inputs"]["labels"]["urls"] == ["file:///data/labels.csv"]
 
 
+def test_reuse_executions_makes_every_step_reuse_and_datasets_are_inputs(dags, tmp_path):
+    assert dags["training_pipeline"].get_task("train").reuse is True
+    path = tmp_path / "valohai.yaml"
+    path.write_text("- step:\n    name: s\n    command: x\n    inputs:\n      - name: i\n        default:\n"
+                    "          - dataset://images/latest/*.png\n          - alias://best\n")
+    step = load_pipelines(str(path))["s"].get_task("s")
+    assert step.reuse is False and step.inputs["i"]["urls"] == ["dataset://images/latest/*.png", "alias://best"]
+
+
 def test_sweeps_are_mapped_over_their_variants(dags):
     dag = dags["training_pipeline"]
     blueprint = dag.get_task("sweep-blueprint__variants")
@@ -81,7 +90,7 @@ def test_every_valohai_only_key_is_noted_once(caplog, tmp_path):
     read_pipelines(CONSTRUCTS)
     notes = [r.getMessage() for r in caplog.records]
     for key in ("'image'", "'category'", "'icon'", "'source-path'", "'upload-store'", "'no-output-timeout'",
-                "'outputs'", "'widget'", "'reuse-executions'", "'on-error'", "'actions'", "'configuration'",
+                "'outputs'", "'widget'", "'on-error'", "'actions'", "'configuration'",
                 "'on-child-error'", "'environment'", "endpoint:", "'TOKEN'"):
         assert sum(key in n for n in notes) >= 1, (key, notes)
     assert sum("'image' of step 'Batch feature extraction'" in n for n in notes) == 1
@@ -156,7 +165,7 @@ BAD = {
     "datum_url": ("- step:\n    name: s\n    command: x\n    inputs:\n      - {name: i, default: 'datum://0123'}\n",
                   5, "'datum://0123' is a Valohai datum URL"),
     "dataset_url": (("- step:\n    name: s\n    command: x\n    inputs:\n      - name: i\n        default:\n"
-                     "          - dataset://images/latest\n"), 7, "is a Valohai dataset URL"),
+                     "          - dataset://images\n"), 7, "'dataset://images' is not a dataset URL"),
     "metadata_edge": (PIPE + "    edges:\n      - [a.metadata.best, b.parameter.n]\n", 17,
                       "reads Valohai execution metadata"),
     "bad_edge_kind": (PIPE + "    edges:\n      - [a.output.x, b.parameter.n]\n", 17,

@@ -23,7 +23,7 @@ from airflow_datastores.inputs.stage import StagingResult, stage_files
 from airflow_datastores.operators._state import previous_records
 from airflow_datastores.records import XCOM_INPUTS, XCOM_OUTPUTS, InputRecord
 from airflow_datastores.stores.registry import get_store, split_url
-from airflow_datastores.versions import Producer, Version, aliases, slug, snapshot
+from airflow_datastores.versions import Producer, Version, aliases, datasets, slug, snapshot
 
 
 @dataclass(frozen=True)
@@ -238,14 +238,22 @@ def commit_for_task(
         max_concurrency=config.max_concurrency(),
         logger=logger,
     )
-    for name in promote:
-        aliases.set_alias(target, name, dag_id=version.dag_id, task_id=version.task_id,
-                          version_id=version.version_id, set_by=f"{version.dag_id}.{version.task_id} {version.run_id}",
-                          logger=logger)
-    record = version.to_record()
-    context["ti"].xcom_push(key=XCOM_OUTPUTS, value=record)
-    _announce(context, version)
+    publish_version(context, version, store=target, promote=promote, logger=logger)
     return version
+
+
+def publish_version(context: Mapping[str, Any], version: Version, *, store, promote: Sequence[str] = (),
+                    dataset_version: str | None = None, logger: logging.Logger) -> None:
+    """Make ``version`` this task run's output: move the ``promote`` aliases to it, make ``dataset_version``
+    of its files (a reused version; a snapshot makes its own), push its record, announce the asset."""
+    ti = context["ti"]
+    for name in promote:
+        aliases.set_alias(store, name, dag_id=version.dag_id, task_id=version.task_id,
+                          version_id=version.version_id, set_by=f"{ti.dag_id}.{ti.task_id} {ti.run_id}", logger=logger)
+    if dataset_version:
+        datasets.create_dataset_version(store, dataset_version, versions=[(version, version.files)])
+    ti.xcom_push(key=XCOM_OUTPUTS, value=version.to_record())
+    _announce(context, version)
 
 
 def datastore_asset(dag_id: str, task_id: str):

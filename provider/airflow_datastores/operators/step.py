@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import os
 import subprocess
@@ -21,12 +22,16 @@ from airflow_datastores.operators._runtime import (
     check_task,
     commit_for_task,
     datastore_asset,
+    publish_version,
     push_inputs,
     record_dicts,
     stage_for_task,
     task_dirs,
 )
 from airflow_datastores.operators._state import save_records
+from airflow_datastores.stores.registry import get_store
+from airflow_datastores.versions import Version
+from airflow_datastores.versions.reuse import reuse_key, run_once
 
 
 class DatastoreStepOperator(LineageMixin, BaseOperator):
@@ -60,6 +65,13 @@ class DatastoreStepOperator(LineageMixin, BaseOperator):
     :param properties: JSON properties of the version. (templated)
     :param dataset_version: ``<dataset>/<version>`` (e.g. ``images/v3``) to create from the committed
         version's files, readable as ``dataset://images/v3``. (templated)
+    :param reuse: when an earlier committed version of this task was made from the same inputs (by
+        sha256), parameters (``op_kwargs``, ``environment``, tags and properties) and code (the command
+        text, the callable's source, or ``code_version``), do not run: take that version as this run's
+        output (XCom, asset event; a callable's return value is then ``None``). Two runs with one key at
+        once compute it once: the other waits for it under a lock in the store.
+    :param code_version: what names the code for ``reuse`` instead of the command or the callable's source
+        (e.g. a git commit or an image tag).
     :param promote: alias name(s) of this task (``"prod"`` or ``["prod", "candidate"]``) to move to the
         committed version, so ``datastore://<dag>/<task>/@prod`` reads it; each move is kept in the
         alias's history.
@@ -75,6 +87,8 @@ class DatastoreStepOperator(LineageMixin, BaseOperator):
                                       "properties", "dataset_version")
     template_fields_renderers = {"command": "bash", "inputs": "json", "op_kwargs": "py"}
     ui_color = "#e6f2e6"
+    #: Whether the constructor checks ``inputs`` (YAML steps' are checked by the loader, with file:line).
+    check_inputs_when_parsed: bool = True
 
     def __init__(
         self,
@@ -92,6 +106,8 @@ class DatastoreStepOperator(LineageMixin, BaseOperator):
         properties: Mapping[str, Any] | None = None,
         dataset_version: str | None = None,
         promote: str | Sequence[str] = (),
+        reuse: bool = False,
+        code_version: str | None = None,
         environment: Mapping[str, str] | None = None,
         cwd: str | None = None,
         **kwargs: Any,
@@ -108,13 +124,16 @@ class DatastoreStepOperator(LineageMixin, BaseOperator):
         self.store = store
         self.conn_id = conn_id
         self.mounts = _parse_mounts(mounts)
-        self.on_input_change = check_task(self.task_id, inputs=self.inputs, on_input_change=on_input_change,
+        self.on_input_change = check_task(self.task_id, inputs=self.inputs if self.check_inputs_when_parsed else None,
+                                          on_input_change=on_input_change,
                                           store=store)
         self.skip_if_unchanged = skip_if_unchanged
         self.tags = list(tags)
         self.properties = dict(properties or {})
         self.dataset_version = dataset_version
         self.promote = check_promote(self.task_id, promote)
+        self.reuse = reuse
+        self.code_version = code_version
         self.environment = dict(environment or {})
         self.cwd = cwd
         self._process: subprocess.Popen | None = None
@@ -145,14 +164,19 @@ class DatastoreStepOperator(LineageMixin, BaseOperator):
             except SkipUnchanged as skip:
                 raise AirflowSkipException(str(skip)) from None
             input_names = sorted({r.name for r in staged.records} | _input_names(self.inputs))
-            result = self.run_body(context, dirs, input_names)
             records = record_dicts(staged.records, inputs_dir=dirs.inputs)
-            version = commit_for_task(
-                context, outputs_dir=dirs.outputs, store=self.store, conn_id=self.conn_id,
-                inputs=records, tags=self.tags, properties=self.properties,
-                dataset_version=self.dataset_version, promote=self.promote,
-                logger=self.log,
-            )
+            returned: list[Any] = [None]
+
+            def run_and_commit() -> Version:
+                returned[0] = self.run_body(context, dirs, input_names)
+                return commit_for_task(
+                    context, outputs_dir=dirs.outputs, store=self.store, conn_id=self.conn_id,
+                    inputs=records, tags=self.tags, properties=self.properties,
+                    dataset_version=self.dataset_version, promote=self.promote, logger=self.log,
+                )
+
+            version = self._reuse_or(run_and_commit, context, records) if self.reuse else run_and_commit()
+            result = returned[0]
             push_inputs(context, records)
             save_records(context, records, version=version.to_record())
             self._lineage = TaskLineage(inputs=input_pairs(records), outputs=output_pairs(version),
@@ -160,6 +184,24 @@ class DatastoreStepOperator(LineageMixin, BaseOperator):
             return version.to_record() if self.python_callable is None else result
         finally:
             dirs.remove()
+
+    def _reuse_or(self, run_and_commit: Callable[[], Version], context, records: Sequence[Mapping]) -> Version:
+        """The version an earlier run made from the same inputs, parameters and code, else ``run_and_commit()``."""
+        ti = context["ti"]
+        store = get_store(self.store, conn_id=self.conn_id)
+        key = reuse_key(inputs=records, code=self.code_version or _code_of(self.command, self.python_callable),
+                        parameters={"op_kwargs": self.op_kwargs, "environment": self.environment, "tags": self.tags,
+                                    "properties": self.properties})
+        outcome = run_once(store, dag_id=self.dag_id, task_id=self.task_id, key=key, compute=run_and_commit,
+                           owner=f"run {ti.run_id}", logger=self.log)
+        if not outcome.computed:
+            version = outcome.version
+            self.log.info("Reusing version %s of %s.%s (run %s): it was made from the same inputs, parameters and "
+                          "code (reuse key %s); the step did not run", version.version_id, self.dag_id, self.task_id,
+                          version.run_id, key[:16])
+            publish_version(context, version, store=store, promote=self.promote,
+                            dataset_version=self.dataset_version, logger=self.log)
+        return outcome.version
 
     def check_mounts(self, dirs: TaskDirs) -> None:
         if self.mounts:
@@ -257,3 +299,15 @@ def _parse_mounts(mounts: Sequence[Any]) -> list:
     from airflow_datastores.mounts import parse_mounts
 
     return parse_mounts(list(mounts))
+
+
+def _code_of(command: str | Sequence[str] | None, python_callable: Callable[..., Any] | None) -> str:
+    """What names the code of a step for reuse: its (rendered) command, or a hash of its callable's source."""
+    if python_callable is None:
+        return command if isinstance(command, str) else "\n".join(command or ())
+    try:
+        source = inspect.getsource(python_callable)
+    except (OSError, TypeError):  # no source file (a built-in, a REPL): its compiled code stands in
+        code = getattr(python_callable, "__code__", None)
+        source = repr(code.co_code) if code else repr(python_callable)
+    return "python:" + hashlib.sha256(source.encode()).hexdigest()

@@ -87,7 +87,7 @@ def _step_kwargs(pipeline: PipelineSpec, node: NodeSpec, inputs: dict, directory
     kwargs: dict[str, Any] = {
         "task_id": node.task_id, "command": step.command, "inputs": inputs, "store": step.store or pipeline.store,
         "mounts": step.mounts, "on_input_change": step.on_input_change, "skip_if_unchanged": step.skip_if_unchanged,
-        "environment": step.environment, "cwd": directory, "doc": step.description,
+        "environment": step.environment, "cwd": directory, "doc": step.description, "reuse": pipeline.reuse,
         "parameters": [P.spec_to_dict(s) for s in step.parameters.values()],
         "parameter_sources": pipeline.sources.get(node.name, {}),
         "input_params": pipeline.input_params.get(node.name, {}),

@@ -30,10 +30,8 @@ PARAMETER_NOTES = {"category": "the trigger form has no parameter categories",
                    "widget": "the trigger form picks its widget from the parameter's type"}
 ENV_KEYS = ("name", "default", "optional", "description")
 PIPELINE_KEYS = ("name", "nodes", "edges", "parameters", "schedule", "description", "tags", "start-date",
-                 "catchup", "store")
-PIPELINE_NOTES = {"reuse-executions": "not mapped: Valohai also compares parameters and code; set "
-                                      "'skip-if-unchanged: true' on a step to skip it when its inputs are "
-                                      "byte-identical to the previous run"}
+                 "catchup", "store", "reuse-executions")
+PIPELINE_NOTES: dict[str, str] = {}
 PIPELINE_PARAMETER_KEYS = ("name", "target", "targets", "default", "value", "description")
 NODE_KEYS = ("name", "step", "type", "override", "task", "edge-merge-mode")
 NODE_NOTES = {"on-error": "an Airflow task failure stops its downstream tasks; use trigger rules in Python "

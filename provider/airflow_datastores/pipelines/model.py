@@ -149,6 +149,7 @@ class PipelineSpec:
     catchup: bool
     store: str | None
     line: int
+    reuse: bool = False
     params: dict[str, ParamDef] = field(default_factory=dict)
     sources: dict[str, dict[str, str]] = field(default_factory=dict)
     swept: dict[str, dict[str, str]] = field(default_factory=dict)

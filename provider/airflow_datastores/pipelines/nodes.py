@@ -40,6 +40,7 @@ def read_pipeline(reader: Reader, body: Any, line: int, steps: dict[str, StepSpe
         tags=[str(t) for t in reader.typed(body, "tags", list, what, default=[])],
         start_date=body.get("start-date"), catchup=reader.typed(body, "catchup", bool, what, default=False),
         store=reader.typed(body, "store", str, what), line=line,
+        reuse=reader.typed(body, "reuse-executions", bool, what, default=False),
         node_lines={n.name: n.line for n in nodes.values()},
     )
     check_edges(reader, pipeline)

@@ -34,6 +34,7 @@ class YamlStepOperator(DatastoreStepOperator):
     """
 
     template_fields: Sequence[str] = (*DatastoreStepOperator.template_fields, "variant")
+    check_inputs_when_parsed = False  # the loader checked them, naming the file and line
 
     def __init__(
         self,

@@ -43,22 +43,23 @@ def read_input(reader: Reader, item: Any, line: int, step: str) -> InputSpec:
 
 
 def input_url(reader: Reader, url: Any, line: int, what: str) -> str:
-    """``url`` checked to be a store URL or a ``datastore://`` reference; ``file:relative`` made absolute
+    """``url`` checked to be a store URL or a ``datastore://``, ``alias://`` or ``dataset://`` reference;
+    ``file:relative`` made absolute
     (against the file's directory)."""
     from airflow_datastores.errors import DataStoreError
     from airflow_datastores.stores.registry import split_url
-    from airflow_datastores.versions import parse_reference
+    from airflow_datastores.versions.references import is_reference, parse_reference
 
     if not isinstance(url, str):
         raise reader.error(line, f"{what}: {url!r} is not a URL")
-    if url.startswith(("datum://", "dataset://")):
-        raise reader.error(line, f"{what}: {url!r} is a Valohai {url.split(':')[0]} URL, which this provider "
-                                 "cannot resolve yet; give the store URL of the files (s3://, gs://, azure://, "
-                                 "swift://, https://, file:) or a datastore:// reference to a step's outputs")
+    if url.startswith("datum://"):
+        raise reader.error(line, f"{what}: {url!r} is a Valohai datum URL (a file's id in Valohai), which this "
+                                 "provider cannot resolve; give the store URL of the file (s3://, gs://, az://, "
+                                 "swift://, https://, file:), a datastore:// reference, an alias:// or a dataset://")
     if url.startswith("file:") and not url.startswith("file://"):
         url = "file://" + os.path.normpath(os.path.join(reader.directory, url[len("file:"):]))
     try:
-        parse_reference(url) if url.startswith("datastore://") else split_url(url)
+        parse_reference(url) if is_reference(url) else split_url(url)
     except DataStoreError as err:
         raise reader.error(line, f"{what}: {err}") from None
     return url
