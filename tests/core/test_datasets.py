@@ -1,5 +1,6 @@
 """Datasets (#17): versions listing files of committed versions, made by a snapshot, by sidecars and by
-the CLI; read as dataset:// inputs; verified, diffed; purge keeps what they list. Local store and S3."""
+the CLI; read as dataset:// inputs; verified, diffed; purge keeps what they list. On the local store,
+S3 and Azure."""
 
 from __future__ import annotations
 
@@ -17,9 +18,10 @@ from airflow_datastores.versions.datasets import list_dataset_versions, load_dat
 from airflow_datastores.versions.retention import PurgeRule, purge
 
 
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture(params=["local", "s3", "azure"])
 def store(request):
-    root, conn_id = {"local": ("local_root", None), "s3": ("s3_root", "test_s3")}[request.param]
+    root, conn_id = {"local": ("local_root", None), "s3": ("s3_root", "test_s3"),
+                     "azure": ("azure_root", "test_azure")}[request.param]
     return open_store(str(request.getfixturevalue(root)), conn_id=conn_id)
 
 

@@ -1,6 +1,6 @@
 """Tags and properties (#17): ``<file>.metadata.json`` sidecars and a step's ``tags=``/``properties=`` go
 into the manifest, the sidecar is not a file of the version, its alias key moves an alias, and the CLI
-filters versions by them. On the local store and S3."""
+filters versions by them. On the local store, S3 and Azure."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from airflow_datastores.stores.registry import open_store
 from airflow_datastores.versions import Producer, aliases, load_version, snapshot
 
 
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture(params=["local", "s3", "azure"])
 def store(request):
-    root, conn_id = {"local": ("local_root", None), "s3": ("s3_root", "test_s3")}[request.param]
+    root, conn_id = {"local": ("local_root", None), "s3": ("s3_root", "test_s3"),
+                     "azure": ("azure_root", "test_azure")}[request.param]
     return open_store(str(request.getfixturevalue(root)), conn_id=conn_id)
 
 

@@ -1,6 +1,6 @@
 """Reuse (#17): a step with the same inputs (by sha256), parameters and code takes the version an earlier
 run committed instead of running; one changed input byte, parameter or line of code runs it; two runs
-with one key at once compute it once (a lock in the store). Local store and S3."""
+with one key at once compute it once (a lock in the store). On the local store, S3 and Azure."""
 
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ from .dagfiles import load_dag
 from .test_dag_runs import task_state, xcom
 
 
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture(params=["local", "s3", "azure"])
 def store(request):
-    root, conn_id = {"local": ("local_root", None), "s3": ("s3_root", "test_s3")}[request.param]
+    root, conn_id = {"local": ("local_root", None), "s3": ("s3_root", "test_s3"),
+                     "azure": ("azure_root", "test_azure")}[request.param]
     return open_store(str(request.getfixturevalue(root)), conn_id=conn_id)
 
 
@@ -105,13 +106,18 @@ def test_a_step_with_reuse_runs_only_when_inputs_parameters_or_code_changed(airf
         the_dag = reusing()
         """, "reuse_steps")
 
+    reused = []
+
     def run(**conf):
         result = dag.test(run_conf=conf or None)
         assert task_state(result, "train") == "success"
-        return xcom(result, "train", "datastore_outputs")["version_id"]
+        record = xcom(result, "train", "datastore_outputs")
+        reused.append(record.get("reused", False))
+        return record["version_id"]
 
     first = run()
     assert run() == first and counter.read_text().splitlines() == ["a"]  # reused: the command did not run
+    assert reused == [False, True]  # and the record says so (the dashboard shows it)
     (raw / "a.csv").write_text("x\n2\n")  # one input byte
     second = run()
     assert second != first and len(counter.read_text().splitlines()) == 2

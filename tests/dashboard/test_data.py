@@ -27,7 +27,7 @@ def _version(dag: int, task: int, run: int) -> dict:
     return {"version_id": f"v-{run:03d}", "dag_id": f"dag_{dag:02d}", "task_id": f"task_{task}",
             "run_id": f"run_{run:03d}", "store": STORES[dag % 2], "manifest_url": "x", "reference": "x",
             "committed_at": (T0 + timedelta(minutes=run)).isoformat(), "total_size": 30, "files": files,
-            "tags": ["nightly"] if run % 2 else [], "properties": {"accuracy": 0.9}}
+            "tags": ["nightly"] if run % 2 else [], "properties": {"accuracy": 0.9}, "reused": run == 99}
 
 
 def _inputs(run: int) -> list[dict]:
@@ -90,8 +90,10 @@ def test_versions_are_paginated_in_sql(db, decoded):
     newest = first["versions"][0]
     assert (newest["dag_id"], newest["task_id"], newest["run_id"]) == ("dag_19", "task_4", "run_099")
     assert newest["file_count"] == 2 and newest["files"][1]["sha256"] == "1940991"
+    assert newest["reused_from"] == "run_099"  # a reused version: made by that run, output of this one
     last = data.versions(db, page=200)
     assert [v["run_id"] for v in last["versions"]][-1] == "run_000" and len(last["versions"]) == 50
+    assert last["versions"][-1]["reused_from"] is None
     assert data.versions(db, page=201)["versions"] == []
     seen = {(v["dag_id"], v["task_id"], v["run_id"]) for p in (1, 2, 3) for v in data.versions(db, page=p)["versions"]}
     assert len(seen) == 150  # pages neither overlap nor skip
@@ -160,6 +162,7 @@ def test_pages_render_a_page_of_many(db, monkeypatch):
     assert 'name="task_id"' in html and 'name="task_id"' not in changes  # one filter form, two shapes
     assert '<span class="tag">validated</span>' in html and '<span class="prop">rows=1</span>' in html
     assert '<span class="tag">nightly</span>' in html and '<span class="prop">accuracy=0.9</span>' in html
+    assert "Naming versions: aliases, tags, datasets, reuse" in html
     assert 'href="/datastores/changes">Clear</a>' in changes
     overview = client.get("/", headers={"Authorization": "Bearer ok"}).text
     assert "lake" in overview and "10,000" in overview

@@ -243,16 +243,20 @@ def commit_for_task(
 
 
 def publish_version(context: Mapping[str, Any], version: Version, *, store, promote: Sequence[str] = (),
-                    dataset_version: str | None = None, logger: logging.Logger) -> None:
+                    dataset_version: str | None = None, reused: bool = False, logger: logging.Logger) -> None:
     """Make ``version`` this task run's output: move the ``promote`` aliases to it, make ``dataset_version``
-    of its files (a reused version; a snapshot makes its own), push its record, announce the asset."""
+    of its files (a reused version; a snapshot makes its own), push its record (``reused`` when it is an
+    earlier run's), announce the asset."""
     ti = context["ti"]
     for name in promote:
         aliases.set_alias(store, name, dag_id=version.dag_id, task_id=version.task_id,
                           version_id=version.version_id, set_by=f"{ti.dag_id}.{ti.task_id} {ti.run_id}", logger=logger)
     if dataset_version:
         datasets.create_dataset_version(store, dataset_version, versions=[(version, version.files)])
-    ti.xcom_push(key=XCOM_OUTPUTS, value=version.to_record())
+    record = version.to_record()
+    if reused:  # the version of an earlier run (its run_id), this run's output
+        record["reused"] = True
+    ti.xcom_push(key=XCOM_OUTPUTS, value=record)
     _announce(context, version)
 
 

@@ -200,7 +200,7 @@ class DatastoreStepOperator(LineageMixin, BaseOperator):
                           "code (reuse key %s); the step did not run", version.version_id, self.dag_id, self.task_id,
                           version.run_id, key[:16])
             publish_version(context, version, store=store, promote=self.promote,
-                            dataset_version=self.dataset_version, logger=self.log)
+                            dataset_version=self.dataset_version, reused=True, logger=self.log)
         return outcome.version
 
     def check_mounts(self, dirs: TaskDirs) -> None:

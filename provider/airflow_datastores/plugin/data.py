@@ -91,6 +91,7 @@ def _version(row, value: Any) -> dict:
         "file_count": len(files),
         "files": [{k: f.get(k) for k in _FILE_FIELDS} for f in files[:MAX_FILES]],
         "tags": [str(t) for t in value.get("tags") or []],
+        "reused_from": value.get("run_id") if value.get("reused") else None,
         "properties": value.get("properties") if isinstance(value.get("properties"), dict) else {},
     }
 
