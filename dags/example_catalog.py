@@ -38,7 +38,7 @@ with DAG(
         reuse=True,
         tags=["example"],
         properties={"owner": "data-team"},
-        dataset_version="models/{{ ts_nodash }}",
+        dataset_version="models/{{ logical_date.strftime('%Y%m%dT%H%M%S.%f') }}",
         promote="candidate",
     )
     serve = DatastoreStepOperator(

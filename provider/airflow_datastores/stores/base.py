@@ -31,6 +31,9 @@ from airflow_datastores.errors import (  # noqa: F401 -- the errors a store rais
 #: Size of the chunks that reads yield and writes consume. Large enough that hashlib and the SDKs
 #: release the GIL for most of the work, small enough that memory stays flat.
 CHUNK_SIZE = 8 * 1024 * 1024
+#: Bytes per read of a streamed response body: a read that breaks off loses at most this much (plus
+#: what sat unread in the socket), as the resume starts after the last piece received.
+READ_PIECE = 1024 * 1024
 
 
 class SharedClient:

@@ -18,7 +18,7 @@ import requests
 from airflow_datastores.errors import AccessDenied, DataStoreError, NotFound, ObjectChanged, TransientError
 from airflow_datastores.patterns import has_wildcard
 from airflow_datastores.redaction import split_userinfo
-from airflow_datastores.stores.base import CHUNK_SIZE, ObjectInfo, Store
+from airflow_datastores.stores.base import READ_PIECE, ObjectInfo, Store
 
 #: Digest algorithm names of ``Digest`` (RFC 3230) and ``Repr-Digest`` (RFC 9530) -> ours.
 _DIGESTS = {"sha-256": "sha256", "sha": "sha1", "sha-1": "sha1", "md5": "md5"}
@@ -105,7 +105,7 @@ class HttpStore(Store):
     def _stream(response: requests.Response, url: str, skip: int, limit: int | None) -> Iterator[bytes]:
         with response:
             try:
-                for chunk in response.iter_content(CHUNK_SIZE):
+                for chunk in response.iter_content(READ_PIECE):
                     if skip:
                         dropped = min(skip, len(chunk))
                         chunk, skip = chunk[dropped:], skip - dropped

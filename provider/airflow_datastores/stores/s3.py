@@ -19,6 +19,7 @@ from airflow_datastores.errors import (
     TransientError,
 )
 from airflow_datastores.stores.base import (
+    READ_PIECE,
     Leftover,
     ObjectInfo,
     SharedClient,
@@ -55,8 +56,6 @@ except ImportError as err:  # pragma: no cover - depends on the installed extras
 
 #: Parts of one multipart upload sent at once (each holds PART_SIZE bytes in memory).
 PARTS_IN_FLIGHT = 4
-#: Bytes per read of a response body.
-READ_PIECE = 1024 * 1024
 #: Errors of a response body that broke off: the read resumes.
 _BODY_ERRORS = (BotoConnectionError, ReadTimeoutError, ResponseStreamingError, IncompleteReadError, OSError)
 

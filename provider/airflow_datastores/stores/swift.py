@@ -29,7 +29,7 @@ from airflow_datastores.errors import (
 )
 from airflow_datastores.hooks.swift import SwiftHook
 from airflow_datastores.stores.base import (
-    CHUNK_SIZE,
+    READ_PIECE,
     ObjectInfo,
     PartChecksums,
     Store,
@@ -133,7 +133,7 @@ class SwiftStore(SegmentedObjects, Store):
         if identity and identity.startswith("etag:"):
             headers["If-Match"] = f'"{identity[5:]}"'
         try:
-            _headers, body = self.conn.get_object(self.container, self._name(key), resp_chunk_size=CHUNK_SIZE,
+            _headers, body = self.conn.get_object(self.container, self._name(key), resp_chunk_size=READ_PIECE,
                                                   headers=headers)
         except ClientException as err:
             if err.http_status == 416:  # the range starts at or past the end
