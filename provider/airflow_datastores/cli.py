@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterator, Sequence
 
 from airflow_datastores.errors import DataStoreError, InvalidSpec
-from airflow_datastores.patterns import list_location, matches
+from airflow_datastores.patterns import list_location
 from airflow_datastores.redaction import redact
 from airflow_datastores.stores.registry import (
     default_store_url,
@@ -33,6 +33,7 @@ from airflow_datastores.versions import (
     metadata,
     verify_version,
 )
+from airflow_datastores.versions.lookup import select_files
 from airflow_datastores.versions.retention import PurgeRule, purge
 
 
@@ -263,9 +264,7 @@ def cmd_dataset(args: argparse.Namespace) -> int:
             version = _version(store, dag_id, task_id, version_id) if task_id and version_id else None
             if version is None:
                 raise InvalidSpec(f"--from {text!r}: write DAG/TASK/VERSION[/PATH or wildcard]")
-            pick = pattern[0] if pattern else ""
-            picked.append((version, [f for f in version.files if not pick or f.path == pick
-                                     or matches(pick, f.path) or f.path.startswith(pick.rstrip("/") + "/")]))
+            picked.append((version, select_files(version.files, pattern[0] if pattern else "")))
         made = datasets.create_dataset_version(store, args.target, versions=picked, base=args.base)
         _emit(args, {"name": made.name, "version": made.version, "files": len(made.files)},
               f"Created dataset version dataset://{made.name}/{made.version}: {plural(len(made.files), 'file')}")

@@ -13,7 +13,7 @@ from airflow_datastores.errors import InvalidSpec, NotFound
 from airflow_datastores.inputs.stage import stage_inputs
 from airflow_datastores.stores.registry import open_store
 from airflow_datastores.units import parse_duration
-from airflow_datastores.versions import Producer, aliases, load_version, snapshot
+from airflow_datastores.versions import Producer, aliases, load_version, manifest_key, snapshot
 from airflow_datastores.versions.retention import PurgeRule, purge
 
 from .dagfiles import load_dag
@@ -101,6 +101,10 @@ def test_alias_mistakes_are_named(local_root, tmp_path):
         stage_inputs({"m": f"datastore://d/t/@prod?store={local_root}"}, inputs_dir=str(tmp_path / "in"))
     with pytest.raises(InvalidSpec, match="not an alias URL"):
         stage_inputs({"m": "alias:///x"}, inputs_dir=str(tmp_path / "in"))
+    aliases.set_alias(store, "prod", dag_id="d", task_id="t", version_id="r1")
+    store.delete(manifest_key("d", "t", "r1"))  # the version is gone, the alias still names it
+    with pytest.raises(NotFound, match="points to version r1 of d.t, which is not committed"):
+        stage_inputs({"m": f"datastore://d/t/@prod?store={local_root}"}, inputs_dir=str(tmp_path / "in"))
 
 
 def test_cli_sets_lists_and_shows_history(local_root, tmp_path, capsys):

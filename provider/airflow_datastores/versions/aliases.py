@@ -17,13 +17,12 @@ import json
 import logging
 import re
 import socket
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
 from airflow_datastores.errors import AlreadyExists, InvalidSpec, NotFound
 from airflow_datastores.stores.base import Store
-from airflow_datastores.versions.manifest import latest_version, list_versions, load_version
+from airflow_datastores.versions.manifest import Version, latest_version, load_version
 from airflow_datastores.versions.references import ALIAS_SCHEME
 
 log = logging.getLogger(__name__)
@@ -162,21 +161,15 @@ def aliased_versions(store: Store) -> dict[tuple[str, str, str], list[str]]:
     return found
 
 
-def resolve_alias(store: Store, name: str, *, dag_id: str | None = None, task_id: str | None = None) -> AliasEntry:
-    """The entry an alias points to now, checked to still name a committed version."""
+def resolve_alias(store: Store, name: str, *, dag_id: str | None = None,
+                  task_id: str | None = None) -> tuple[AliasEntry, Version]:
+    """The entry an alias points to now and the committed version it names."""
     entry = current(store, name, dag_id=dag_id, task_id=task_id)
-    if not any(v.version_id == entry.version_id for v in list_versions(store, dag_id=entry.dag_id,
-                                                                        task_id=entry.task_id)):
+    try:
+        return entry, load_version(store, entry.dag_id, entry.task_id, entry.version_id)
+    except NotFound:
         raise NotFound(f"Alias {name!r} points to version {entry.version_id} of {entry.dag_id}.{entry.task_id}, "
-                       "which is not committed (any more); move the alias with: airflow-datastores alias set ...")
-    return entry
-
-
-def iter_names(text: str) -> Iterator[str]:
-    """The alias names of a comma-separated list (``promote="prod,candidate"``), each checked."""
-    for name in (n.strip() for n in text.split(",")):
-        if name:
-            yield check_alias_name(name)
+                       "which is not committed (any more); move the alias with: airflow-datastores alias set ...") from None
 
 
 def _entry(data: dict) -> AliasEntry:

@@ -52,9 +52,9 @@ def resolve_reference(ref: str, *, conn_id: str | None = None) -> Selection:
     alias = None
     if parsed.version.startswith("@"):  # an alias: of the task, or (no task) of the store
         alias = parsed.version[1:]
-        entry = resolve_alias(store, alias, dag_id=parsed.dag_id or None, task_id=parsed.task_id or None)
+        entry, version = resolve_alias(store, alias, dag_id=parsed.dag_id or None, task_id=parsed.task_id or None)
         parsed = replace(parsed, dag_id=entry.dag_id, task_id=entry.task_id, version=entry.version_id)
-    if parsed.version == "latest":
+    elif parsed.version == "latest":
         version = latest_version(store, parsed.dag_id, parsed.task_id)
     else:
         version = load_version(store, parsed.dag_id, parsed.task_id, parsed.version)
@@ -62,15 +62,20 @@ def resolve_reference(ref: str, *, conn_id: str | None = None) -> Selection:
                    what=f"version {version.version_id} of {parsed.dag_id}.{parsed.task_id}", alias=alias)
 
 
+def select_files(files: list[FileEntry], pattern: str) -> list[FileEntry]:
+    """The files a path names: all (no path), one, a directory's, or a wildcard's matches."""
+    return [
+        f for f in files
+        if not pattern or f.path == pattern or (has_wildcard(pattern) and matches(pattern, f.path))
+        or f.path.startswith(pattern.rstrip("/") + "/")
+    ]
+
+
 def _select(ref: str, parsed: Reference, store: Store, version: Version, *, origin: str, what: str,
             alias: str | None = None) -> Selection:
     """The files of ``version`` the reference's path names: all, one, a directory or a wildcard's."""
     pattern = parsed.path
-    selected = [
-        f for f in version.files
-        if not pattern or f.path == pattern or (has_wildcard(pattern) and matches(pattern, f.path))
-        or f.path.startswith(pattern.rstrip("/") + "/")
-    ]
+    selected = select_files(version.files, pattern)
     if pattern and not selected:
         raise NotFound(
             f"{ref}: {what} has no file matching {pattern!r}; it has: "
