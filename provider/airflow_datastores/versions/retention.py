@@ -220,8 +220,7 @@ def _select_versions(store: Store, rule: PurgeRule, summaries: list[VersionSumma
         by_task[(summary.dag_id, summary.task_id)].append(summary)
     kept: set[str] = set()
     doomed = []
-    aliased = aliased_versions(store)
-    in_datasets = dataset_versions_in_use(store)
+    named: list[dict] = []  # what aliases and datasets name: read once, when a version would go
     for (dag, task), versions in by_task.items():
         for index, summary in enumerate(versions):
             reasons = _reasons(rule, summary, index=index, count=len(versions), now=now)
@@ -240,8 +239,9 @@ def _select_versions(store: Store, rule: PurgeRule, summaries: list[VersionSumma
                 prefix=version.data_prefix, files=len(version.files), bytes=version.total_size,
                 reason=", ".join(reasons), url=store.url_for(version.data_prefix),
             )
-            why = _still_named(aliased.get((dag, task, summary.version_id)),
-                               in_datasets.get((dag, task, summary.version_id)))
+            if not named:
+                named = [aliased_versions(store), dataset_versions_in_use(store)]
+            why = _still_named(*(n.get((dag, task, summary.version_id)) for n in named))
             if why:  # an alias points to it, or a dataset version lists its files: never purged while so
                 item.reason = f"kept: {why} ({item.reason})"
                 kept.add(version.data_prefix)
