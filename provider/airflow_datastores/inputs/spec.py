@@ -158,9 +158,14 @@ def _known_now(inputs: object) -> object:
     return inputs if _is_plain(inputs) else None
 
 
+def is_template(value: str) -> bool:
+    """Whether ``value`` holds Jinja that Airflow renders when the task runs."""
+    return "{{" in value or "{%" in value
+
+
 def _is_plain(value: object) -> bool:
     if isinstance(value, str):
-        return "{{" not in value and "{%" not in value
+        return not is_template(value)
     if isinstance(value, Input) or value is None or isinstance(value, (bool, int, float)):
         return True
     if isinstance(value, Mapping):

@@ -18,7 +18,7 @@ from airflow_datastores.errors import InvalidSpec
 from airflow_datastores.inputs.cache import InputCache
 from airflow_datastores.inputs.changes import all_unchanged, apply_policy, check_policy, compare, unchanged_by_identity
 from airflow_datastores.inputs.resolve import resolve_inputs
-from airflow_datastores.inputs.spec import check_inputs, parse_inputs
+from airflow_datastores.inputs.spec import check_inputs, is_template, parse_inputs
 from airflow_datastores.inputs.stage import StagingResult, stage_files
 from airflow_datastores.operators._state import previous_records
 from airflow_datastores.records import XCOM_INPUTS, XCOM_OUTPUTS, InputRecord
@@ -102,7 +102,7 @@ def check_task(task_id: str, *, inputs: Any, on_input_change: str, store: str | 
     try:
         policy = check_policy(on_input_change)
         check_inputs(inputs)
-        if store and "://" in store and not _is_template(store):
+        if store and "://" in store and not is_template(store):
             split_url(store)
     except InvalidSpec as err:
         raise InvalidSpec(f"Task {task_id!r}: {err}") from None
@@ -116,10 +116,6 @@ def check_promote(task_id: str, promote: str | Sequence[str]) -> tuple[str, ...]
         return tuple(aliases.check_alias_name(name) for name in names)
     except InvalidSpec as err:
         raise InvalidSpec(f"Task {task_id!r}: promote: {err}") from None
-
-
-def _is_template(value: str) -> bool:
-    return "{{" in value or "{%" in value
 
 
 class SkipUnchanged(Exception):
