@@ -101,10 +101,17 @@ class Attempts:
                  logger: logging.Logger | None = None) -> None:
         self.what = what
         self.url = url
-        self.policy = policy or default_policy()
+        self._policy = policy
         self.log = logger or log
         self.retries = 0
         self._started = time.monotonic()
+
+    @property
+    def policy(self) -> RetryPolicy:
+        """The bounds, read when the first failure needs them (a request that succeeds reads no config)."""
+        if self._policy is None:
+            self._policy = default_policy()
+        return self._policy
 
     def failed(self, err: TransientError, *, resume_at: int | None = None) -> None:
         """Log and sleep before the next try, or raise ``err`` (with the count) when the bounds are spent."""

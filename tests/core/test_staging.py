@@ -95,6 +95,23 @@ def test_cache_serves_unchanged_files_without_reading(source, tmp_path, caplog, 
     assert reads[0].endswith("train.gz")
 
 
+def test_a_rerun_keeps_the_inputs_order_when_some_files_changed(source, tmp_path):
+    cache = InputCache(directory=str(tmp_path / "cache"), max_bytes=10**9)
+    for i in range(6):
+        write(source / f"many/{i}.bin", bytes([i]) * 100)
+    inputs = {"d": f"file://{source}/many/*"}
+    stage_inputs(inputs, inputs_dir=str(tmp_path / "in1"), cache=cache)
+    for i in (1, 3, 4):  # hits are served first, the changed files then download on the pool
+        write(source / f"many/{i}.bin", b"changed %d" % i)
+    second = stage_inputs(inputs, inputs_dir=str(tmp_path / "in2"), cache=cache)
+    assert [os.path.basename(r.path) for r in second.records] == [f"{i}.bin" for i in range(6)]
+    assert [r.cached for r in second.records] == [True, False, True, False, False, True]
+    for i, record in enumerate(second.records):
+        body = b"changed %d" % i if i in (1, 3, 4) else bytes([i]) * 100
+        assert open(record.path, "rb").read() == body and record.sha256 == hashlib.sha256(body).hexdigest()
+    assert (second.files_cached, second.files_downloaded) == (3, 3)
+
+
 def test_a_cache_hit_links_the_entry_and_replaces_a_file_already_there(source, tmp_path):
     cache = InputCache(directory=str(tmp_path / "cache"), max_bytes=10**9)
     inputs = {"d": f"file://{source}/mnist/train.gz"}

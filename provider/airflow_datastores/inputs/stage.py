@@ -73,15 +73,7 @@ def stage_files(
     stats_lock = threading.Lock()
     directories = _Directories()
 
-    def stage_one(source: SourceFile) -> InputRecord:
-        target = os.path.join(inputs_dir, source.input_name, *source.relpath.split("/"))
-        record = _from_cache(source, target, cache, directories) if cache else None
-        if record is None:
-            source, digests = download(source, target, policy=policy, progress=progress, logger=logger)
-            record = _record(source, target, digests, cached=False)
-            if cache:
-                cache.put(url=source.url, identity=source.identity, size=source.size, path=target,
-                          digests=digests)
+    def finish(record: InputRecord, target: str) -> InputRecord:
         with stats_lock:
             if record.cached:
                 result.files_cached += 1
@@ -92,17 +84,42 @@ def stage_files(
         progress.file_done()
         return record
 
+    def fetch(source: SourceFile) -> InputRecord:
+        target = _target(inputs_dir, source)
+        source, digests = download(source, target, policy=policy, progress=progress, logger=logger)
+        record = _record(source, target, digests, cached=False)
+        if cache:
+            cache.put(url=source.url, identity=source.identity, size=source.size, path=target, digests=digests)
+        return finish(record, target)
+
     total = sum(f.size for f in files)
     with Progress(total=total, files=len(files), interval=progress_interval, logger=logger) as progress:
-        if len(files) <= 1 or max_concurrency <= 1:
-            result.records = [stage_one(f) for f in files]
+        records: list[InputRecord | None] = [None] * len(files)
+        missed: list[int] = []
+        for index, source in enumerate(files):
+            # A cache hit is a few system calls: served here, in order, without a hand-off to the pool.
+            target = _target(inputs_dir, source)
+            record = _from_cache(source, target, cache, directories) if cache else None
+            if record is None:
+                missed.append(index)
+            else:
+                records[index] = finish(record, target)
+        if len(missed) <= 1 or max_concurrency <= 1:
+            fetched = [fetch(files[i]) for i in missed]
         else:
             with ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="stage") as pool:
-                result.records = list(pool.map(stage_one, files))
-    if cache:
+                fetched = list(pool.map(fetch, [files[i] for i in missed]))
+        for index, record in zip(missed, fetched, strict=True):
+            records[index] = record
+        result.records = records
+    if cache and result.files_downloaded:  # only a download adds to the cache: nothing else can overfill it
         cache.evict()
     result.seconds = time.monotonic() - started
     return result
+
+
+def _target(inputs_dir: str, source: SourceFile) -> str:
+    return os.path.join(inputs_dir, source.input_name, *source.relpath.split("/"))
 
 
 def _log(record: InputRecord, target: str, logger: logging.Logger) -> None:

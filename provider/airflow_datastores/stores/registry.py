@@ -134,7 +134,9 @@ def parse_location(url: str, *, conn_id: str | None = None) -> Location:
     """Parse ``url`` once (see :func:`split_url`); ``conn_id`` defaults to the connection of the named
     store whose URL covers it (``[datastores] stores``), else the backend's usual default."""
     scheme, root, key = split_url(url)
-    return Location(scheme=scheme, root=root, key=key, conn_id=_conn_id_for(url) if conn_id is None else conn_id)
+    if conn_id is None and scheme != "file":  # a local directory takes no connection: no config to read
+        conn_id = _conn_id_for(url)
+    return Location(scheme=scheme, root=root, key=key, conn_id=conn_id)
 
 
 def open_store(url: str | Location, *, conn_id: str | None = None) -> Store:
