@@ -160,6 +160,15 @@ def get_provider_info() -> dict:
                         "example": "120",
                         "default": "60",
                     },
+                    "environment_queues": {
+                        "description": "YAML pipelines: JSON object of Valohai environment (a step's "
+                        "'environment', a machine type) -> the Airflow queue its task goes to. A step whose "
+                        "environment is not listed runs on the default queue, with a note.",
+                        "version_added": "0.2.0",
+                        "type": "string",
+                        "example": '{"aws-eu-west-1-p2-xlarge": "gpu"}',
+                        "default": "",
+                    },
                 },
             }
         },

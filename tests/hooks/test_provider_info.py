@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from importlib.resources import files
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -29,6 +31,19 @@ def test_provider_info_matches_the_schema_airflow_ships():
     jsonschema.validate(info["connection-types"], connection_types)
     (swift,) = info["connection-types"]
     assert set(swift) == {"connection-type", "hook-class-name", "hook-name", "conn-fields", "ui-field-behaviour"}
+
+
+def test_every_datastores_option_the_code_reads_is_declared_and_in_the_readme():
+    options = get_provider_info()["config"]["datastores"]["options"]
+    source = Path(str(files("airflow_datastores")))
+    read = {name for path in source.rglob("*.py")
+            for name in re.findall(r'\b(?:conf_value|conf_int|conf_float|_conf)\(\s*"([a-z_]+)"', path.read_text())}
+    assert "environment_queues" in read and read <= set(options), read - set(options)
+    assert json.loads(options["environment_queues"]["example"]) == {"aws-eu-west-1-p2-xlarge": "gpu"}
+    assert options["environment_queues"]["default"] == ""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = readme.split("## Configuration (`[datastores]`)", 1)[1].split("\n## ", 1)[0]
+    assert set(re.findall(r"^\| `([a-z_]+)` \|", table, flags=re.MULTILINE)) == set(options)
 
 
 @pytest.fixture(scope="module")

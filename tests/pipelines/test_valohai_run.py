@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import textwrap
+import uuid
 
 import pytest
 
@@ -121,3 +122,80 @@ def test_a_steps_only_file_runs_one_step_with_inputs_and_parameters_from_the_tri
     version = load_version(store, "copy_table", "copy_table", record["version_id"])
     files = {f.path: store.read_bytes(f.key) for f in version.files}
     assert files == {"copy.csv": b"a,b\n1,2\n", "args.txt": b"--rows=7 -s ;\n"}
+
+
+PARAMS_DAG = "valohai_parameters"
+
+
+@pytest.fixture(scope="module")
+def params_dag(airflow_db):
+    target = os.path.join(dags_folder(), "valohai_parameters")
+    os.makedirs(target, exist_ok=True)
+    shutil.copy(os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "valohai_parameters.yaml"),
+                target)
+    return load_dag(textwrap.dedent("""
+        # DAGs from YAML (safe mode parses files that mention "airflow" and "dag")
+        from airflow_datastores.pipelines import load_pipelines
+        load_pipelines("valohai_parameters/valohai_parameters.yaml", namespace=globals())
+    """), PARAMS_DAG)
+
+
+def text_file(dag_id: str, task_id: str, record: dict, name: str) -> str:
+    store = get_store()
+    version = load_version(store, dag_id, task_id, record["version_id"])
+    return store.read_bytes(next(f.key for f in version.files if f.path == name)).decode()
+
+
+@pytest.fixture(scope="module")
+def first_run(params_dag):
+    """One run with the integer and the flag given at trigger, the sweep's values not: (run, tag)."""
+    tag = uuid.uuid4().hex[:8]  # this run's versions are new, whatever ran before in the store
+    run = params_dag.test(run_conf={"steps.workers": 7, "steps.dry-run": True, "tag": tag})
+    return run, tag
+
+
+def test_a_wrong_integer_or_flag_on_trigger_is_refused_naming_the_parameter(params_dag):
+    from airflow.sdk.exceptions import ParamValidationError
+
+    for conf, words in (({"steps.workers": "ten"}, "'ten' is not of type 'integer'"),
+                        ({"steps.workers": 2.5}, "2.5 is not of type 'integer'"),
+                        ({"steps.workers": 17}, "17 is greater than the maximum of 16"),
+                        ({"steps.dry-run": "yes"}, "'yes' is not of type 'boolean'")):
+        with pytest.raises(ParamValidationError) as err:
+            params_dag.test(run_conf=conf)
+        (name,) = conf
+        assert f"Invalid input for param {name}: {words}" in str(err.value), str(err.value)
+
+
+def test_parameters_reach_the_command_as_environment_variables(first_run):
+    run, tag = first_run
+    assert task_state(run, "steps") == "success"
+    record = xcom(run, "steps", "datastore_outputs")
+    assert text_file(PARAMS_DAG, "steps", record, "env.txt") == f"workers=7 dry=true tag={tag}\n"
+    assert text_file(PARAMS_DAG, "steps", record, "args.txt") == f"--workers=7 --dry-run --run-tag={tag}\n"
+
+
+def test_a_sweep_given_no_values_at_trigger_runs_over_its_default_list(first_run):
+    run, tag = first_run
+    fits = mapped_xcoms(run, "fit", "datastore_outputs")
+    assert sorted(fits) == [0, 1, 2]  # one mapped task per value of the default [0.25, 0.5, 0.75]
+    assert sorted(text_file(PARAMS_DAG, "fit", r, "rate.txt") for r in fits.values()) == [
+        f"rate={rate} tag={tag}\n" for rate in (0.25, 0.5, 0.75)]
+
+
+def test_reuse_executions_reuses_what_an_earlier_run_made_from_the_same_parameters(params_dag, first_run, capfd):
+    run, tag = first_run
+    first_steps = xcom(run, "steps", "datastore_outputs")["version_id"]
+    first_fits = {i: r["version_id"] for i, r in mapped_xcoms(run, "fit", "datastore_outputs").items()}
+    capfd.readouterr()
+    again = params_dag.test(run_conf={"steps.workers": 7, "steps.dry-run": True, "tag": tag})
+    out = capfd.readouterr().out
+    assert xcom(again, "steps", "datastore_outputs")["version_id"] == first_steps
+    assert {i: r["version_id"] for i, r in mapped_xcoms(again, "fit", "datastore_outputs").items()} == first_fits
+    assert f"Reusing version {first_steps} of {PARAMS_DAG}.steps" in out, out[-3000:]
+    # one changed parameter value runs the step that takes it; the sweep (same values) is reused
+    changed = params_dag.test(run_conf={"steps.workers": 8, "steps.dry-run": True, "tag": tag})
+    record = xcom(changed, "steps", "datastore_outputs")
+    assert record["version_id"] != first_steps
+    assert text_file(PARAMS_DAG, "steps", record, "env.txt") == f"workers=8 dry=true tag={tag}\n"
+    assert {i: r["version_id"] for i, r in mapped_xcoms(changed, "fit", "datastore_outputs").items()} == first_fits

@@ -22,6 +22,14 @@ def dags():
     return load_pipelines(CONSTRUCTS)
 
 
+def line_of(text: str) -> int:
+    """The line of the constructs fixture that holds ``text`` (which must be on exactly one line)."""
+    with open(CONSTRUCTS) as handle:
+        lines = [n for n, line in enumerate(handle, 1) if text in line]
+    assert len(lines) == 1, (text, lines)
+    return lines[0]
+
+
 def test_names_become_ids_and_keep_their_display_names(dags):
     dag = dags["training_pipeline"]
     assert dag.dag_display_name == "Training Pipeline"
@@ -40,6 +48,7 @@ def test_parameters_become_validated_params(dags):
                                                                                  "enum": ["a", "b", "c"]}}
     assert params.get_param("extract.mode").schema == {"type": ["string", "null"], "enum": ["x", "y", None]}
     assert params["extract.id"] == "123"  # a string parameter, whatever YAML read
+    assert params.get_param("extract.layers").schema == {"type": "array", "items": {"type": "integer"}}
     # pipeline parameters replace their targets' own; a list for a task node is a sweep
     assert params["epochs"] == 4 and "train.epochs" not in params and "sweep-list.epochs" not in params
     assert params["rates"] == [0.5, 0.25]
@@ -65,8 +74,49 @@ def test_overrides_env_edges_inputs_and_queues(dags):
     assert dag.get_task("sweep-list").partial_kwargs["inputs"]["labels"]["urls"] == ["file:///data/labels.csv"]
 
 
+def test_integer_and_flag_parameters_give_their_param_schemas(dags):
+    from airflow.sdk import Param
+    from airflow.sdk.exceptions import ParamValidationError
+
+    params = dags["training_pipeline"].params
+    workers, fast = params.get_param("extract.workers"), params.get_param("extract.fast")
+    assert workers.schema == {"type": "integer", "minimum": 1, "maximum": 16}
+    assert workers.value == 4 and workers.description == "Worker processes"
+    assert fast.schema == {"type": "boolean"} and fast.value is True
+    # the schemas refuse what the trigger form would refuse
+    for value, words in (("ten", "'ten' is not of type 'integer'"), (2.5, "2.5 is not of type 'integer'"),
+                         (0, "0 is less than the minimum of 1"), (17, "17 is greater than the maximum of 16")):
+        with pytest.raises(ParamValidationError, match=words):
+            Param(4, **workers.schema).resolve(value)
+    with pytest.raises(ParamValidationError, match="'yes' is not of type 'boolean'"):
+        Param(True, **fast.schema).resolve("yes")
+    assert Param(4, **workers.schema).resolve(16) == 16 and Param(True, **fast.schema).resolve(False) is False
+    # a flag with no default is false, and optional (it is never missing)
+    other = load_pipelines(os.path.join(FIXTURES, "valohai_parameters.yaml"))["valohai_parameters"]
+    assert other.params.get_param("steps.dry-run").schema == {"type": "boolean"}
+    assert other.params["steps.dry-run"] is False
+
+
+def test_descriptions_become_the_dag_description_task_docs_and_param_help(dags):
+    dag = dags["training_pipeline"]
+    assert dag.description == "Features, training and two sweeps"
+    assert dag.params.get_param("epochs").description == "Epochs for every training node"
+    extract, train = dag.get_task("extract"), dag.get_task("train")
+    assert "- `images`: Training images" in extract.doc_md
+    assert "- `TOKEN`: API token of the feature service" in extract.doc_md
+    assert train.doc_md == ("Fits the model on the extracted features\n\nInputs:\n\n- `features`: Feature arrays "
+                            "(.npz)\n\nEnvironment variables:\n\n- `MODE`: fast or exact")
+    assert dag.get_task("sweep-list").partial_kwargs["doc_md"] == train.doc_md
+    assert dag.get_task("sweep-blueprint__variants").doc_md == "Grid over learning rate and epochs"
+    assert dag.get_task("train_model").doc_md is None
+
+
 def test_reuse_executions_makes_every_step_reuse_and_datasets_are_inputs(dags, tmp_path):
-    assert dags["training_pipeline"].get_task("train").reuse is True
+    # reuse-executions: true -> reuse=True on every step of the pipeline, the sweeps' mapped tasks included
+    dag = dags["training_pipeline"]
+    steps = [t for t in dag.tasks if not t.task_id.endswith("__variants")]
+    assert len(steps) == 5
+    assert all((t.partial_kwargs["reuse"] if hasattr(t, "partial_kwargs") else t.reuse) is True for t in steps)
     path = tmp_path / "valohai.yaml"
     path.write_text("- step:\n    name: s\n    command: x\n    inputs:\n      - name: i\n        default:\n"
                     "          - dataset://images/latest/*.png\n          - alias://best\n")
@@ -85,17 +135,81 @@ def test_sweeps_are_mapped_over_their_variants(dags):
         {"learning-rate": 1}, {"learning-rate": 2}]
 
 
-def test_every_valohai_only_key_is_noted_once(caplog, tmp_path):
+# Each note the constructs fixture gives: (text on the line it names, how the note starts).
+NOTES = [
+    ("image: busybox", "'image' of step 'Batch feature extraction': the step runs in the Airflow worker's"),
+    ("category: features", "'category' of step 'Batch feature extraction'"),
+    ("icon:", "'icon' of step 'Batch feature extraction'"),
+    ("source-path: extract.py", "'source-path' of step 'Batch feature extraction'"),
+    ("upload-store:", "'upload-store' of step 'Batch feature extraction'"),
+    ("no-output-timeout:", "'no-output-timeout' of step 'Batch feature extraction'"),
+    ("environment: aws-eu", "'environment' of step 'Batch feature extraction': Valohai environment"),
+    ("name: TOKEN", "environment variable 'TOKEN' of step 'Batch feature extraction' has no default"),
+    ("category: ids", "'category' of a parameter of step 'Batch feature extraction'"),
+    ("widget: text", "'widget' of a parameter of step 'Batch feature extraction'"),
+    ("outputs:", "'outputs' of step 'Batch feature extraction'"),
+    ("source-path: train.py", "'source-path' of step 'Train model'"),  # read again for node train's override
+    ("on-child-error:", "'on-child-error' of task 'lr-sweep'"),
+    ("distribution: log-uniform", "'distribution' of parameter 'learning-rate' of task 'random-rates': values "
+                                  "are drawn uniformly"),
+    ("a blueprint no node uses", "task 'random-rates' is used by no pipeline node"),
+    ("- endpoint:", "endpoint: Airflow does not deploy Valohai endpoints"),
+    ("on-error:", "'on-error' of node 'extract' of pipeline 'Training Pipeline'"),
+    ("actions:", "'actions' of node 'extract' of pipeline 'Training Pipeline'"),
+    ("image: python:3.11", "'image' of the override of node 'train' of pipeline 'Training Pipeline'"),
+    ("configuration:", "'configuration' of an edge of pipeline 'Training Pipeline'"),
+]
+
+
+def test_every_valohai_only_key_is_noted_once(caplog):
     caplog.set_level(logging.WARNING, logger="airflow_datastores.pipelines")
-    read_pipelines(CONSTRUCTS)
+    dags = load_pipelines(CONSTRUCTS)  # DAGs built too: building notes nothing more
     notes = [r.getMessage() for r in caplog.records]
-    for key in ("'image'", "'category'", "'icon'", "'source-path'", "'upload-store'", "'no-output-timeout'",
-                "'outputs'", "'widget'", "'on-error'", "'actions'", "'configuration'",
-                "'on-child-error'", "'environment'", "endpoint:", "'TOKEN'"):
-        assert sum(key in n for n in notes) >= 1, (key, notes)
-    assert sum("'image' of step 'Batch feature extraction'" in n for n in notes) == 1
-    assert all(n.startswith("valohai_constructs.yaml:") for n in notes)
-    assert sum("'image'" in n for n in notes) == 2  # the step's and the override's, once each
+    for text, start in NOTES:
+        prefix = f"valohai_constructs.yaml:{line_of(text)}: {start}"
+        assert sum(n.startswith(prefix) for n in notes) == 1, (prefix, notes)
+    assert len(notes) == len(NOTES), notes  # nothing else noted, nothing noted twice
+    # mapped keys are not noted: description, reuse-executions, numberify, time-limit, multiple ...
+    assert not any(f"'{key}' of" in n for n in notes
+                   for key in ("description", "reuse-executions", "numberify", "integerify", "time-limit"))
+    assert dags["training_pipeline"].get_task("train").reuse is True
+
+
+SWEEP = "- step:\n    name: s\n    command: run {parameters}\n    parameters:\n      - {name: n, type: %s}\n"
+USES = "- pipeline:\n    name: p\n    nodes:\n      - {name: a, type: task, task: t}\n    edges: []\n"
+STRICT = {  # (YAML, line, words): one Valohai-only key each; one note, or an error in strict mode
+    "distribution": (SWEEP % "float" + "- task:\n    name: t\n    step: s\n    parameters:\n      - name: n\n"
+                     "        style: random\n        rules:\n          min: 0\n          max: 1\n"
+                     "          count: 2\n          distribution: normal\n" + USES, 16,
+                     "'distribution' of parameter 'n' of task 't': values are drawn uniformly between 'min' and "
+                     "'max', not from a 'normal' distribution"),
+    "distribution_of_a_list": (SWEEP % "integer" + "- task:\n    name: t\n    step: s\n    parameters:\n"
+                               "      - name: n\n        style: multiple\n"
+                               "        rules: {items: [1, 2], distribution: normal}\n" + USES, 12,
+                               "style 'multiple' draws no random values, so 'normal' has no effect"),
+    "env_without_default": ("- step:\n    name: s\n    command: x\n    environment-variables:\n"
+                            "      - {name: KEY, optional: false, description: the key}\n", 5,
+                            "environment variable 'KEY' of step 's' has no default"),
+    "override_image": ("- step:\n    name: s\n    command: x\n- pipeline:\n    name: p\n    nodes:\n"
+                       "      - name: a\n        step: s\n        override:\n          image: python:3.12\n"
+                       "    edges: []\n", 10, "'image' of the override of node 'a' of pipeline 'p'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(STRICT))
+def test_strict_mode_makes_each_note_an_error(case, tmp_path, caplog):
+    text, line, words = STRICT[case]
+    path = tmp_path / f"{case}.yaml"
+    path.write_text(text)
+    caplog.set_level(logging.WARNING, logger="airflow_datastores.pipelines")
+    read_pipelines(str(path))  # not strict: one note
+    notes = [r.getMessage() for r in caplog.records]
+    assert len(notes) == 1 and notes[0].startswith(f"{case}.yaml:{line}: ") and words in notes[0], notes
+    with pytest.raises(PipelineError) as err:
+        read_pipelines(str(path), strict=True)
+    message = str(err.value)
+    assert message.startswith(f"{case}.yaml:{line}: ") and words in message, message
+    assert message.count("strict mode") == 1, message
 
 
 def test_strict_mode_makes_a_note_an_error():
@@ -145,6 +259,9 @@ def test_parameter_rendering_follows_pass_as():
 
 
 def test_sweep_styles():
+    assert style_values("a", "multiple", {"items": ["0.5", "2", 3], "numberify": True}) == [0.5, 2, 3]
+    assert style_values("a", "multiple", {"items": ["0.5", "2"]}) == ["0.5", "2"]  # text, unless numberify
+    assert style_values("a", "multiple", {"items": ["1.4", 2.6], "integerify": True}) == [1, 3]
     assert style_values("a", "linear", {"start": 1, "end": 2, "step": 0.5}) == [1, 1.5, 2]
     assert style_values("a", "logspace", {"start": 0, "end": 2, "count": 3, "base": 10}) == [1, 10, 100]
     assert style_values("a", "random", {"min": 0, "max": 1, "count": 2, "seed": 1}) == style_values(
@@ -203,6 +320,15 @@ BAD = {
                              + "    edges: []\n", 14, "unknown key 'comand' in the override of node 'a'"),
     "bad_download": ("- step:\n    name: s\n    command: x\n    inputs:\n      - {name: i, download: lazy}\n", 5,
                      "'download' of input 'i' of step 's' is 'lazy'; use always or on-demand"),
+    "unknown_rule": (STEP + "- task:\n    name: t\n    step: s\n    parameters:\n"
+                     "      - {name: n, style: linear, rules: {start: 1, end: 3, stpe: 1}}\n" + USES_T, 10,
+                     "unknown key 'stpe' in the rules of parameter 'n' of task 't' (did you mean 'step'?)"),
+    "text_items_without_numberify": (STEP + "- task:\n    name: t\n    step: s\n    parameters:\n"
+                                     "      - {name: n, style: multiple, rules: {items: ['1', '2']}}\n" + USES_T,
+                                     10, "parameter 'n' of task 't': '1' is not an integer"),
+    "numberify_text": (STEP + "- task:\n    name: t\n    step: s\n    parameters:\n"
+                       "      - {name: n, style: multiple, rules: {items: ['1', two], numberify: true}}\n" + USES_T,
+                       10, "parameter 'n': 'two' is not a number"),
     "override_bad_value": (STEP + "- pipeline:\n    name: p\n    nodes:\n      - name: a\n        step: s\n"
                            "        override:\n          parameters:\n            - {name: n, default: x}\n"
                            "    edges: []\n", 13, "'x' is not an integer"),
@@ -219,6 +345,7 @@ def test_the_dags_serialize_as_the_dag_processor_stores_them(dags):
 
     back = DagSerialization.from_dict(DagSerialization.to_dict(dags["training_pipeline"]))
     assert len(back.tasks) == 7 and back.params["epochs"] == 4
+    assert back.get_task("train").doc_md == dags["training_pipeline"].get_task("train").doc_md
 
 
 def test_a_task_nodes_override_can_give_the_values_to_sweep(tmp_path):

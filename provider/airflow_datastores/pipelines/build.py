@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from airflow_datastores.pipelines import parameters as P
-from airflow_datastores.pipelines.model import NodeSpec, PipelineSpec, topological_order
+from airflow_datastores.pipelines.model import NodeSpec, PipelineSpec, StepSpec, topological_order
 
 
 def build_dag(pipeline: PipelineSpec, *, directory: str):
@@ -41,9 +41,10 @@ def build_dag(pipeline: PipelineSpec, *, directory: str):
             resolved[name] = inputs
             kwargs = _step_kwargs(pipeline, node, inputs, directory)
             if node.type == "task":
+                doc = {"doc_md": node.description} if node.description else {}
                 variants = SweepVariantsOperator(task_id=f"{node.task_id}__variants", variants=node.variants or [{}],
                                                  swept=pipeline.swept.get(name, {}),
-                                                 task_display_name=f"{node.name}: variants")
+                                                 task_display_name=f"{node.name}: variants", **doc)
                 mapped = {"max_active_tis_per_dag": node.max_active} if node.max_active else {}
                 task = YamlStepOperator.partial(**kwargs, **mapped).expand(variant=XComArg(variants))
             else:
@@ -87,7 +88,7 @@ def _step_kwargs(pipeline: PipelineSpec, node: NodeSpec, inputs: dict, directory
     kwargs: dict[str, Any] = {
         "task_id": node.task_id, "command": step.command, "inputs": inputs, "store": step.store or pipeline.store,
         "mounts": step.mounts, "on_input_change": step.on_input_change, "skip_if_unchanged": step.skip_if_unchanged,
-        "environment": step.environment, "cwd": directory, "doc": step.description, "reuse": pipeline.reuse,
+        "environment": step.environment, "cwd": directory, "doc_md": task_doc(step), "reuse": pipeline.reuse,
         "parameters": [P.spec_to_dict(s) for s in step.parameters.values()],
         "parameter_sources": pipeline.sources.get(node.name, {}),
         "input_params": pipeline.input_params.get(node.name, {}),
@@ -102,3 +103,16 @@ def _step_kwargs(pipeline: PipelineSpec, node: NodeSpec, inputs: dict, directory
         kwargs["execution_timeout"] = timedelta(seconds=step.time_limit)
     return kwargs
 
+
+
+def task_doc(step: StepSpec) -> str | None:
+    """The task's ``doc_md`` (what the Airflow UI shows): the step's ``description``, then the
+    descriptions of its inputs and environment variables; ``None`` if none has one."""
+    parts = [step.description.strip()] if step.description else []
+    inputs = [f"- `{s.name}`: {s.description.strip()}" for s in step.inputs.values() if s.description]
+    if inputs:
+        parts.append("Inputs:\n\n" + "\n".join(inputs))
+    variables = [f"- `{name}`: {text.strip()}" for name, text in step.env_descriptions.items()]
+    if variables:
+        parts.append("Environment variables:\n\n" + "\n".join(variables))
+    return "\n\n".join(parts) or None

@@ -1,7 +1,9 @@
 """The keys each item of a pipeline file may have, and what we say about Valohai-only keys.
 
-A ``*_KEYS`` tuple is what we honour; a ``*_NOTES`` key is accepted with a note (an error in strict
-mode), because nothing in Airflow does what it asks. ``{value!r}`` in a note is the key's value.
+A ``*_KEYS`` tuple is what we honour (``description`` everywhere: the DAG's description, the task's
+``doc_md``, a Param's description); a ``*_NOTES`` key is accepted with one note where it appears (an
+error in strict mode), because nothing in Airflow does what it asks. ``{value!r}`` in a note is the
+key's value. A pipeline's ``reuse-executions`` is honoured as ``reuse=True`` on each of its steps.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ STEP_NOTES = {
              "needs on the workers (or run it with a KubernetesPodOperator)",
     "no-output-timeout": "Airflow has no timeout for silence; use 'time-limit' for an execution timeout",
     "icon": "the Airflow UI shows no step icons",
-    "source-path": "kept for Valohai only",
+    "source-path": "the command runs in the YAML file's directory; {value!r} is not used",
     "upload-store": "outputs go to 'store' (or [datastores] default_store), not to Valohai store {value!r}",
     "category": "the Airflow UI has no step categories",
     "outputs": "a step's outputs are whatever its command writes to $DATASTORE_OUTPUTS",
@@ -46,6 +48,10 @@ TASK_NOTES = {k: "Valohai task setting, not used by Airflow's task mapping" for 
     "engine", "execution-batch-size", "execution-count", "on-child-error", "optimization-target-metric",
     "optimization-target-value", "reuse-children", "stop-condition")}
 TASK_PARAMETER_KEYS = ("name", "style", "rules")
+# A sweep parameter's rules (Valohai's variant-param-rule-item); ``distribution`` is honoured only as
+# ``uniform`` (what ``random`` draws) and noted otherwise.
+RULE_KEYS = ("value", "items", "start", "end", "step", "count", "base", "min", "max", "seed", "integerify",
+             "numberify", "distribution")
 EDGE_KEYS = ("source", "target")
 EDGE_NOTES = {"configuration": "Valohai edge configuration is not used"}
 DEPLOYMENT_HELP = ("Airflow does not run Valohai deployments: deploy from a step whose command pushes the "

@@ -62,6 +62,7 @@ class StepSpec:
     parameters: dict[str, ParameterSpec] = field(default_factory=dict)
     queue: str | None = None
     time_limit: int | None = None  # seconds
+    env_descriptions: dict[str, str] = field(default_factory=dict)  # environment variable -> its description
     raw: Any = None  # the step's YAML mapping, for node overrides
 
 
@@ -74,6 +75,7 @@ class TaskBlueprint:
     variants: list[dict[str, Any]]
     max_active: int | None
     line: int
+    description: str | None = None
 
 
 @dataclass
@@ -115,6 +117,7 @@ class NodeSpec:
     variants: list[dict[str, Any]] = field(default_factory=list)  # from a task blueprint
     blueprint: str | None = None  # the ``- task:`` it runs
     max_active: int | None = None
+    description: str | None = None  # the blueprint's
 
 
 @dataclass

@@ -53,7 +53,9 @@ def read_node(reader: Reader, item: Any, line: int, what: str, steps: dict[str, 
     """A node of the pipeline ``what``; ``ids`` holds the task ids its other nodes took."""
     if isinstance(item, Map) and item.get("type") == "deployment":
         raise reader.error(line, f"node {item.get('name')!r} of {what} is a deployment node. {DEPLOYMENT_HELP}")
-    item = reader.mapping(item, line, f"a node of {what}", NODE_KEYS, NODE_NOTES)
+    named = item.get("name") if isinstance(item, Map) else None
+    item = reader.mapping(item, line, f"a node of {what}", NODE_KEYS, NODE_NOTES,
+                          named=f"node {named!r} of {what}" if named else None)
     name = reader.required_name(item, f"a node of {what}")
     if "." in name:
         raise reader.error(item.key_lines["name"], f"node name {name!r} of {what} has a '.', which edges use to "
@@ -80,7 +82,8 @@ def read_node(reader: Reader, item: Any, line: int, what: str, steps: dict[str, 
     return NodeSpec(name=name, task_id=unique(slug(name), ids), step=step, type=kind, line=line,
                     merge_mode=merge_mode, variants=blueprint.variants if blueprint else [],
                     blueprint=blueprint.name if blueprint else None,
-                    max_active=blueprint.max_active if blueprint else None)
+                    max_active=blueprint.max_active if blueprint else None,
+                    description=blueprint.description if blueprint else None)
 
 
 def _blueprint(reader: Reader, item: Map, name: str, kind: str, what: str, tasks: Tasks) -> TaskBlueprint:

@@ -77,6 +77,11 @@ class YamlStepOperator(DatastoreStepOperator):
 
     def execute(self, context) -> Any:
         self._values = self.parameter_values(context)
+        # Rendered before the base class runs, so reuse=True keys on the values (command and environment).
+        specs = [P.spec_from_dict(p) for p in self.parameters]
+        lines = [self.command] if isinstance(self.command, str) else list(self.command)
+        self.command = P.interpolate(lines, specs, self._values)  # {parameters} is empty without any
+        self.environment = {**self.environment, **P.environment(specs, self._values)}
         params = context.get("params") or {}
         inputs = {}
         for name, spec in dict(self.inputs).items():
@@ -107,7 +112,6 @@ class YamlStepOperator(DatastoreStepOperator):
         return super().execute(context)
 
     def run_body(self, context, dirs, input_names: Sequence[str]) -> Any:
-        specs = [P.spec_from_dict(p) for p in self.parameters]
         for name, parts in self._groups.items():
             _gather(dirs.inputs, name, parts)
         for name, filename in self.filenames.items():
@@ -116,14 +120,12 @@ class YamlStepOperator(DatastoreStepOperator):
         os.makedirs(config_dir, exist_ok=True)
         with open(os.path.join(config_dir, "parameters.json"), "w") as handle:
             json.dump(self._values, handle, indent=2, sort_keys=True)
-        env = {**self.environment, **P.environment(specs, self._values),
-               "VH_INPUTS_DIR": dirs.inputs, "VH_OUTPUTS_DIR": dirs.outputs, "VH_CONFIG_DIR": config_dir}
+        env = {**self.environment, "VH_INPUTS_DIR": dirs.inputs, "VH_OUTPUTS_DIR": dirs.outputs,
+               "VH_CONFIG_DIR": config_dir}
         for name, urls in self.on_demand.items():
             env[f"DATASTORE_INPUT_{_env_name(name)}_URLS"] = "\n".join(urls)
         self.environment = env
-        lines = [self.command] if isinstance(self.command, str) else list(self.command)
-        self.command = P.interpolate(lines, specs, self._values)  # {parameters} is empty without any
-        if specs:
+        if self.parameters:
             self.log.info("Parameters: %s", json.dumps(self._values, sort_keys=True, default=str))
         return super().run_body(context, dirs, sorted({*input_names, *self._groups}))
 

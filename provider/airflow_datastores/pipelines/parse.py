@@ -84,7 +84,7 @@ def _read_tasks(reader: Reader, raw_tasks: Items, steps: dict[str, StepSpec]) ->
         try:
             blueprint = read_task(reader, body, line, steps)
         except PipelineError as err:  # raised if a node uses it; a blueprint no node uses is skipped
-            if not isinstance(name, str):
+            if not isinstance(name, str) or reader.strict:  # strict: a note inside it is an error at once
                 raise
             tasks[name] = err
         else:

@@ -34,7 +34,7 @@ def read_step(reader: Reader, body: Any, line: int, *, what: str | None = None, 
     parameters = _by_name(reader, body, "parameters", what,
                           lambda item, item_line: read_parameter(reader, item, item_line, what, sweeping=sweeping))
     _check_placeholders(reader, body, command, parameters, what)
-    environment, queue = _environment(reader, body, what)
+    environment, queue, env_descriptions = _environment(reader, body, what)
     policy = _input_change_policy(reader, body, what)
     mounts = reader.typed(body, "mounts", list, what, default=[])
     _check_mounts(reader, mounts, what)
@@ -45,7 +45,7 @@ def read_step(reader: Reader, body: Any, line: int, *, what: str | None = None, 
         skip_if_unchanged=reader.typed(body, "skip-if-unchanged", bool, what, default=False),
         mounts=[dict(m) if isinstance(m, dict) else m for m in mounts],
         description=reader.typed(body, "description", str, what), line=line, parameters=parameters,
-        queue=queue, time_limit=time_limit, raw=body,
+        queue=queue, time_limit=time_limit, raw=body, env_descriptions=env_descriptions,
     )
 
 
@@ -121,9 +121,11 @@ def _check_placeholders(reader: Reader, body: Map, command: list[str], parameter
                                    f"define{suggest(ref, parameters)}")
 
 
-def _environment(reader: Reader, body: Map, what: str) -> tuple[dict[str, str], str | None]:
-    """The step's environment variables, and the Airflow queue its Valohai ``environment`` name maps to."""
+def _environment(reader: Reader, body: Map, what: str) -> tuple[dict[str, str], str | None, dict[str, str]]:
+    """The step's environment variables, the Airflow queue its Valohai ``environment`` name maps to, and
+    the variables' descriptions (for the task's doc)."""
     environment: dict[str, str] = {}
+    descriptions: dict[str, str] = {}
     queue = None
     env = body.get("environment")
     if isinstance(env, str):
@@ -134,12 +136,15 @@ def _environment(reader: Reader, body: Map, what: str) -> tuple[dict[str, str], 
     for item, item_line in reader.items(body, "environment-variables", what):
         item = reader.mapping(item, item_line, f"an environment variable of {what}", ENV_KEYS)
         variable = reader.required_name(item, f"an environment variable of {what}")
+        description = reader.typed(item, "description", str, f"environment variable {variable!r} of {what}")
+        if description:
+            descriptions[variable] = description
         if item.get("default") is not None:
             environment[variable] = str(item["default"])
         elif not item.get("optional", True):
             reader.note(item_line, f"environment variable {variable!r} of {what} has no default: set it on "
                                    "the Airflow workers", key=f"env:{variable}")
-    return environment, queue
+    return environment, queue, descriptions
 
 
 def _queue(reader: Reader, environment: str, line: int, what: str) -> str | None:

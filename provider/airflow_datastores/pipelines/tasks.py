@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_datastores.errors import SweepError
-from airflow_datastores.pipelines.keys import TASK_KEYS, TASK_NOTES, TASK_PARAMETER_KEYS
+from airflow_datastores.pipelines.keys import RULE_KEYS, TASK_KEYS, TASK_NOTES, TASK_PARAMETER_KEYS
 from airflow_datastores.pipelines.model import StepSpec, TaskBlueprint
 from airflow_datastores.pipelines.reader import Reader, suggest
 from airflow_datastores.pipelines.step_parameters import checked_value
@@ -37,7 +37,8 @@ def read_task(reader: Reader, body: Any, line: int, steps: dict[str, StepSpec]) 
     if not axes and not sets:
         raise reader.error(line, f"{what} needs 'parameters' (with style and rules) or 'parameter-sets'")
     return TaskBlueprint(name=name, step=step_name, variants=grid(axes, base),
-                         max_active=reader.typed(body, "maximum-queued-executions", int, what), line=line)
+                         max_active=reader.typed(body, "maximum-queued-executions", int, what), line=line,
+                         description=reader.typed(body, "description", str, what))
 
 
 def _axes(reader: Reader, body: Map, step: StepSpec, what: str) -> dict[str, list]:
@@ -49,14 +50,31 @@ def _axes(reader: Reader, body: Map, step: StepSpec, what: str) -> dict[str, lis
         if parameter not in step.parameters:
             raise reader.error(item_line, f"{what} sweeps parameter {parameter!r}, which step {step.name!r} does "
                                           f"not define{suggest(parameter, step.parameters)}")
+        style = str(item.get("style", "single")).lower()
+        rules = _rules(reader, item, item_line, style, f"parameter {parameter!r} of {what}")
         try:
-            values = style_values(parameter, str(item.get("style", "single")).lower(),
-                                  reader.typed(item, "rules", dict, what, default={}))
+            values = style_values(parameter, style, rules)
         except SweepError as err:
             raise reader.error(item_line, f"{what}: {err}") from None
         axes[parameter] = checked_value(reader, step.parameters[parameter], values, item_line,
                                         f"parameter {parameter!r} of {what}", sweep=True)
     return axes
+
+
+def _rules(reader: Reader, item: Map, line: int, style: str, what: str) -> dict[str, Any]:
+    """A sweep parameter's ``rules``, their keys checked; a ``distribution`` other than ``uniform`` noted."""
+    if item.get("rules") is None:
+        return {}
+    rules = reader.mapping(reader.typed(item, "rules", dict, what), item.key_lines["rules"],
+                           f"the rules of {what}", RULE_KEYS)
+    distribution = rules.get("distribution")
+    if distribution is not None and str(distribution).lower() != "uniform":
+        if style == "random":
+            effect = f"values are drawn uniformly between 'min' and 'max', not from a {distribution!r} distribution"
+        else:
+            effect = f"style {style!r} draws no random values, so {distribution!r} has no effect"
+        reader.note(rules.key_lines["distribution"], f"'distribution' of {what}: {effect}", key="distribution")
+    return rules
 
 
 def _parameter_sets(reader: Reader, sets: list[tuple[Any, int]], step: StepSpec, what: str) -> list[dict]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import random
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -14,7 +15,14 @@ SEARCHES = ("grid_search", "manual_search", "random_search")
 
 
 def style_values(name: str, style: str, rules: Mapping[str, Any]) -> list[Any]:
-    """The values of one variant parameter (``style`` and ``rules`` as Valohai writes them)."""
+    """The values of one variant parameter.
+
+    :param name: the parameter (for error messages).
+    :param style: ``single``, ``multiple``, ``linear``, ``logspace`` or ``random``.
+    :param rules: the style's rules as Valohai writes them (``items``, ``start``/``end``/``step`` ...);
+        ``numberify`` makes numbers of text values, ``integerify`` rounds them to whole numbers.
+    :raises SweepError: a rule the style needs is missing or is not a number.
+    """
 
     def number(key: str) -> float:
         value = rules.get(key)
@@ -47,11 +55,28 @@ def style_values(name: str, style: str, rules: Mapping[str, Any]) -> list[Any]:
         values = [draw.uniform(low, high) for _ in range(count)]
     else:
         raise SweepError(f"parameter {name!r} has style {style!r}; use one of {', '.join(STYLES)}")
+    if rules.get("numberify"):  # Valohai's UI writes 'multiple' items as text: "0.1" -> 0.1
+        values = [_as_number(name, v) for v in values]
     if rules.get("integerify"):
-        values = [round(v) for v in values]
+        values = [round(_as_number(name, v)) for v in values]
     elif style in ("linear", "logspace"):
         values = [int(v) if float(v).is_integer() and isinstance(rules.get("start"), int) else v for v in values]
     return values
+
+
+def _as_number(name: str, value: Any) -> int | float:
+    """``value`` as a number (text such as ``"0.1"`` parsed), or an error naming the parameter."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        for kind in (int, float):
+            try:
+                number = kind(value)
+            except ValueError:
+                continue
+            if math.isfinite(number):  # not "nan" or "inf"
+                return number
+    raise SweepError(f"parameter {name!r}: {value!r} is not a number (numberify/integerify need numbers)")
 
 
 def grid(axes: Mapping[str, Sequence[Any]], base: Sequence[Mapping[str, Any]] = ({},)) -> list[dict[str, Any]]:
