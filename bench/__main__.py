@@ -1,8 +1,9 @@
 """`make bench`: staging and snapshot speed as ratios against baselines measured in the same run.
 
-Runs against a real moto S3 server on 127.0.0.1 (started here, stopped at the end). Prints the targets
-table, then ours side by side with a boto3 reference, rclone and the AWS CLI (installed when missing,
-see bench/peers.py). `--markdown` prints the same for the README. Sizes can be reduced for a quick look:
+Runs against a real moto S3 server on 127.0.0.1 (started here, stopped at the end): first ours side by
+side with a boto3 reference, rclone and the AWS CLI (installed when missing, see bench/peers.py), then
+the targets (bench/targets.py), each a ratio from this run. Prints the targets table and the side-by-side
+table; `--markdown` prints both for the README. Sizes can be reduced for a quick look:
 `python -m bench --big-mib 256 --small-count 1000 --huge-mib 512 --repeat 2`.
 """
 
@@ -19,7 +20,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from bench import cases, side_by_side  # noqa: E402
+from bench import side_by_side, targets  # noqa: E402
 from tests.servers.moto import MotoServer  # noqa: E402
 
 
@@ -28,11 +29,11 @@ def main() -> None:
     parser.add_argument("--big-mib", type=int, default=1024, help="size of the large object (MiB)")
     parser.add_argument("--small-count", type=int, default=5000, help="number of 8 KiB objects")
     parser.add_argument("--huge-mib", type=int, default=4096, help="object for the peak-memory case (MiB)")
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each side-by-side case (min, median)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each interleaved case (min, median)")
     parser.add_argument("--markdown", action="store_true", help="print Markdown tables")
-    which = parser.add_mutually_exclusive_group()
-    which.add_argument("--no-peers", action="store_true", help="only the targets, not the side-by-side table")
-    which.add_argument("--peers-only", action="store_true", help="only the side-by-side table")
+    parser.add_argument("--no-peers", action="store_true", help="leave rclone and the AWS CLI out")
+    parser.add_argument("--no-scaling", action="store_true",
+                        help="leave out the scaling runs (N/5, N, 4N files; big/4, big, 2 x big bytes)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="datastores-bench-") as work, MotoServer(log_dir=work) as server:
@@ -44,19 +45,16 @@ def main() -> None:
         })
         logging.getLogger("airflow_datastores").setLevel(logging.WARNING)  # 5,000 files' hash lines
         started = time.monotonic()
-        if not args.peers_only:
-            targets = cases.run_all(endpoint=server.endpoint, work=work, big=args.big_mib * 2**20,
-                                    small_count=args.small_count, huge=args.huge_mib * 2**20)
-        if not args.no_peers:
-            peers = side_by_side.run_all(endpoint=server.endpoint, work=work, big=args.big_mib * 2**20,
-                                         small_count=args.small_count, repeat=args.repeat)
-        if not args.peers_only:
-            targets.print(markdown=args.markdown)
-        if not args.no_peers:
-            print()
-            print(peers.render(markdown=args.markdown))
+        big = args.big_mib * 2**20
+        peers = side_by_side.run_all(endpoint=server.endpoint, work=work, big=big, small_count=args.small_count,
+                                     repeat=args.repeat, with_peers=not args.no_peers)
+        results = targets.run_all(endpoint=server.endpoint, work=work, comparison=peers, big=big,
+                                  small_count=args.small_count, huge=args.huge_mib * 2**20, repeat=args.repeat,
+                                  scaling=not args.no_scaling)
+        results.print(markdown=args.markdown)
+        print()
+        print(peers.render(markdown=args.markdown))
         print(f"\n(all cases took {time.monotonic() - started:.0f} s on {os.cpu_count()} cores)")
-
 
 if __name__ == "__main__":
     main()

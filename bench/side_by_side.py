@@ -82,8 +82,10 @@ def stage_big(s: Setting, *, one_stream: bool = False) -> dict[str, Task | str]:
     return {
         "ours": Task(lambda: stage_inputs({"big": {"url": url, "conn_id": CONN_ID}}, inputs_dir=d["ours"]),
                      reset=emptied(d["ours"])),
-        "boto3": Task(lambda: (s.client.download_file(BUCKET, BIG_KEY, f"{d['boto3']}/big.bin", Config=config),
-                               reference.hash_file(f"{d['boto3']}/big.bin")), reset=emptied(d["boto3"])),
+        "boto3": Task((lambda: reference.download_hashed(s.client, BUCKET, BIG_KEY, f"{d['boto3']}/big.bin"))
+                      if one_stream else
+                      (lambda: (s.client.download_file(BUCKET, BIG_KEY, f"{d['boto3']}/big.bin", Config=config),
+                                reference.hash_file(f"{d['boto3']}/big.bin"))), reset=emptied(d["boto3"])),
         "rclone": _peer(s.rclone, lambda: Task(
             lambda: (s.rclone.run("copy", remote, d["rclone"], *peers.rclone_flags(one_stream=one_stream)),
                      peers.rclone_hashes(s.rclone, d["rclone"])), reset=emptied(d["rclone"]))),
@@ -141,6 +143,43 @@ def rerun_small(s: Setting) -> dict[str, Task | str]:
         "rclone": _peer(s.rclone, lambda: Task(rclone_copy, setup=rclone_copy)),
         "aws": _peer(s.aws, lambda: Task(lambda: peers.aws_s3(s.aws, "sync", url, d["aws"]),
                                          setup=lambda: peers.aws_s3(s.aws, "cp", "--recursive", url, d["aws"]))),
+    }
+
+
+def rerun_big(s: Setting) -> dict[str, Task | str]:
+    """The large object again, unchanged: ours from the cache; the reference a HEAD compared with the
+    local copy's size and time (what a sync does for one object)."""
+    url, remote = f"s3://{BUCKET}/{BIG_KEY}", f"moto:{BUCKET}/{BIG_KEY}"
+    d = {who: s.place("rerun-big", who) for who in ("ours", "boto3", "rclone", "aws", "cache")}
+    cache = InputCache(directory=d["cache"], max_bytes=64 * 2**30)
+    spec = {"big": {"url": url, "conn_id": CONN_ID}}
+    local = os.path.join(d["boto3"], "big.bin")
+
+    def ours_rerun() -> None:
+        if (result := stage_inputs(spec, inputs_dir=d["ours"], cache=cache)).bytes_downloaded:
+            raise RuntimeError(f"the rerun downloaded {human_size(result.bytes_downloaded)}")
+
+    def ours_first() -> None:
+        stage_inputs(spec, inputs_dir=d["ours"], cache=cache)
+        emptied(d["ours"])()
+
+    def head() -> None:
+        info, stat = s.client.head_object(Bucket=BUCKET, Key=BIG_KEY), os.stat(local)
+        if info["ContentLength"] != stat.st_size or info["LastModified"].timestamp() > stat.st_mtime:
+            raise RuntimeError("the local copy is not current")
+
+    def rclone_copy() -> None:
+        s.rclone.run("copy", remote, d["rclone"], *peers.rclone_flags(), "--use-server-modtime")
+
+    def aws_sync() -> None:
+        peers.aws_s3(s.aws, "sync", f"s3://{BUCKET}/{os.path.dirname(BIG_KEY)}/", d["aws"], "--exclude", "*",
+                     "--include", os.path.basename(BIG_KEY))
+
+    return {
+        "ours": Task(ours_rerun, setup=ours_first, reset=emptied(d["ours"])),
+        "boto3": Task(head, setup=lambda: s.client.download_file(BUCKET, BIG_KEY, local, Config=reference.TRANSFER)),
+        "rclone": _peer(s.rclone, lambda: Task(rclone_copy, setup=rclone_copy)),
+        "aws": _peer(s.aws, lambda: Task(aws_sync, setup=aws_sync)),
     }
 
 
@@ -232,18 +271,20 @@ def footer(s: Setting, repeat: int) -> list[str]:
         f"min / median of {repeat} interleaved runs (ours, boto3, rclone, aws, then again); (Nx) = ours' min "
         "divided by that tool's min: below 1 ours is faster.",
         f"Concurrency {CONCURRENCY} for all: ours max_concurrency={CONCURRENCY} (files at once; one stream per "
-        f"file, 4 parts of 16 MiB in flight per upload); boto3 {CONCURRENCY} threads / TransferConfig("
+        f"file, up to 8 parts of 16 MiB in flight per store); boto3 {CONCURRENCY} threads / TransferConfig("
         f"max_concurrency={CONCURRENCY}); rclone --transfers {CONCURRENCY} --checkers {CONCURRENCY} "
         f"--multi-thread-streams {CONCURRENCY} --s3-upload-concurrency {CONCURRENCY}; aws "
         f"max_concurrent_requests={CONCURRENCY} (AWS_CONFIG_FILE written by the bench).",
         "stage = download + md5/sha1/sha256 of every file. ours: stage_inputs (hashes and the store's checksum "
         "checked in the same pass); boto3: download_file / get_object, then hashlib (one read, three digests); "
+        "in the one-GET row the tight loop: one get_object written while two threads hash it (md5; sha1+sha256); "
         "rclone: `rclone copy`, then `rclone hashsum md5|sha1|sha256` on the local copy; aws: `aws s3 cp` "
         "(--recursive), then hashlib as boto3.",
         "rerun = the same objects again, nothing changed. ours: a new inputs directory served by the cache "
         "(hard links, hashes recorded); boto3: list + stat, skip same size and not older; rclone: `rclone copy "
         "--use-server-modtime` (skips by size + LastModified; without the flag it HEADs every object for an mtime "
-        "of its own, over 10x slower here); aws: `aws s3 sync` (skips by size + mtime). Only ours reports the hashes again.",
+        "of its own, over 10x slower here); aws: `aws s3 sync` (skips by size + mtime). Only ours reports the hashes "
+        "again. For the one large object, boto3 is a HEAD compared with the local copy's size and time.",
         "snapshot = upload. ours: snapshot() (md5/sha1/sha256 in the same pass, checksums sent, a create-only "
         "manifest); boto3: upload_file / put_object; rclone: `rclone copy` (it reads a large file for its MD5 "
         "first); aws: `aws s3 cp` (--recursive).",
@@ -258,39 +299,53 @@ def footer(s: Setting, repeat: int) -> list[str]:
 
 @dataclass
 class Comparison:
-    """The cases' results, the column titles and the footer that says what each tool did."""
+    """The cases' results (also by key), the column titles and the footer that says what each tool did."""
 
     results: list[CaseResult]
     headers: dict[str, str]
     footer: list[str]
+    by_key: dict[str, CaseResult]
 
     def render(self, *, markdown: bool) -> str:
         return render(self.results, self.headers, self.footer, markdown=markdown)
 
+    def ratio(self, key: str, other: str) -> float | None:
+        """Ours' best time over ``other``'s in case ``key``; ``None`` when either has no time."""
+        outcomes = self.by_key[key].outcomes
+        ours, theirs = outcomes["ours"], outcomes.get(other)
+        if not ours.seconds or theirs is None or not theirs.seconds:
+            return None
+        return ours.best / theirs.best
 
-def run_all(*, endpoint: str, work: str, big: int, small_count: int, repeat: int) -> Comparison:
+
+def run_all(*, endpoint: str, work: str, big: int, small_count: int, repeat: int, with_peers: bool = True,
+            ) -> Comparison:
     """Install the peers if needed, prepare the data, run the cases, remove what they left."""
-    rclone, aws = peers.rclone(endpoint, work), peers.awscli(endpoint, work)
+    if with_peers:
+        rclone, aws = peers.rclone(endpoint, work), peers.awscli(endpoint, work)
+    else:
+        rclone, aws = (Peer(name, missing="left out (--no-peers)") for name in ("rclone", "aws"))
     s = Setting(client=_client(endpoint), work=work, big=big, small_count=small_count, rclone=rclone, aws=aws)
     print(f"Side by side with rclone and the AWS CLI ({repeat} runs each, interleaved)", flush=True)
     big_dir, small_dir = _prepare(s)
     small = f"{small_count} x 8 KiB"
     cases = [
         ("stage-big", f"stage {human_size(big)} + md5/sha1/sha256", lambda: stage_big(s)),
-        ("stage-big", "same, one GET each (no ranges) [a]", lambda: stage_big(s, one_stream=True)),
+        ("stage-big-one-get", "same, one GET each (no ranges) [a]", lambda: stage_big(s, one_stream=True)),
         ("stage-small", f"stage {small} + md5/sha1/sha256", lambda: stage_small(s)),
         ("rerun-small", f"rerun {small} unchanged", lambda: rerun_small(s)),
+        ("rerun-big", f"rerun {human_size(big)} unchanged", lambda: rerun_big(s)),
         ("snapshot-big", f"snapshot {human_size(big)}", lambda: snapshot_tree(s, big_dir, "big")),
         ("snapshot-small", f"snapshot {small}", lambda: snapshot_tree(s, small_dir, "small")),
     ]
-    results = []
+    by_key = {}
     try:
-        for slug, name, tasks in cases:
-            results.append(run_case(name, tasks(), repeat=repeat))
-            shutil.rmtree(os.path.join(work, "peers", slug), ignore_errors=True)
+        for key, name, tasks in cases:
+            by_key[key] = run_case(name, tasks(), repeat=repeat)
+            shutil.rmtree(os.path.join(work, "peers", key.removesuffix("-one-get")), ignore_errors=True)
     finally:
         shutil.rmtree(os.path.join(work, "peers"), ignore_errors=True)
         empty_uploads(s.client)
     titles = {"ours": "ours", "boto3": "boto3 (reference)",
               "rclone": f"rclone {rclone.version}".strip(), "aws": f"aws-cli {aws.version}".strip()}
-    return Comparison(results, titles, footer(s, repeat))
+    return Comparison(list(by_key.values()), titles, footer(s, repeat), by_key)
