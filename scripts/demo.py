@@ -124,10 +124,20 @@ def main() -> None:
     result = run([os.path.join(BIN, "airflow-datastores"), "versions"])
     say(result.stdout.rstrip() or result.stderr)
     say()
-    say(f"The files of each version are under {os.path.relpath(HOME, REPO)}/datastores/<dag>/<task>/<version>/"
-        "try-<n>-<id>/ (one directory per task attempt),")
-    say("and a version exists once its manifest is in .../datastores/_manifests/. Try:")
-    say(f"  AIRFLOW_HOME={os.path.relpath(HOME, REPO)} .venv/bin/airflow-datastores show {DAG_ID} train latest")
+    say(closing_text(HOME))
+
+
+#: Where a version's files and manifest are below the store's root (what versions/commit.py writes).
+FILES_LAYOUT = "<dag>/<task>/<version>/try-<n>-<id>/"
+MANIFESTS_LAYOUT = "_manifests/<dag>/<task>/<version>.json"
+
+
+def closing_text(home: str) -> str:
+    """The demo's last words: where the versions of the default store under ``home`` are, and what to try."""
+    store = os.path.join(os.path.relpath(home, REPO), "datastores")
+    return (f"The files of each version are under {store}/{FILES_LAYOUT} (one directory per task attempt),\n"
+            f"and a version exists once its manifest is written, {store}/{MANIFESTS_LAYOUT}. Try:\n"
+            f"  AIRFLOW_HOME={os.path.relpath(home, REPO)} .venv/bin/airflow-datastores show {DAG_ID} train latest")
 
 
 if __name__ == "__main__":

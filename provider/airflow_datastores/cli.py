@@ -102,7 +102,7 @@ def cmd_versions(args: argparse.Namespace) -> int:
                      (version.committed_at or "-").replace("T", " ").replace("+00:00", "Z"),
                      len(version.files), human_size(version.total_size), ",".join(version.tags) or "-"))
     text = table(rows, ("DAG", "TASK", "VERSION", "COMMITTED", "FILES", "SIZE", "TAGS"))
-    text += f"\n\n{len(rows)} versions in {store.root}" + (" (filtered)" if args.tag or where else "")
+    text += f"\n\n{plural(len(rows), 'version')} in {store.root}" + (" (filtered)" if args.tag or where else "")
     _emit(args, data, text)
     return 0
 
@@ -150,7 +150,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     report = verify_version(store, version)
     lines = [f"{path}: MISSING" for path in report.missing] + [f"{path}: CORRUPT" for path in report.corrupt]
     verdict = "OK" if report.ok else "FAILED"
-    lines.append(f"{verdict}: {report.checked} files checked, {len(report.missing)} missing, "
+    lines.append(f"{verdict}: {plural(report.checked, 'file')} checked, {len(report.missing)} missing, "
                  f"{len(report.corrupt)} corrupt in version {version.version_id}")
     _emit(args, {"version_id": version.version_id, "ok": report.ok, "checked": report.checked,
                  "missing": report.missing, "corrupt": report.corrupt}, "\n".join(lines))
@@ -199,11 +199,11 @@ def cmd_purge(args: argparse.Namespace) -> int:
                      + (f": {', '.join(tasks)}" if tasks else ""))
     if args.yes:
         removed = result.removed
-        summary = f"Deleted {len(removed)} items, {human_size(sum(i.bytes for i in removed))}."
+        summary = f"Deleted {plural(len(removed), 'item')}, {human_size(sum(i.bytes for i in removed))}."
         for item in result.failed:
             summary += f"\nNot deleted: {item.kind} {item.url}: {item.error}"
     else:
-        summary = f"Would delete {len(result.items)} items, {human_size(result.bytes)}."
+        summary = f"Would delete {plural(len(result.items), 'item')}, {human_size(result.bytes)}."
         if result.items:
             summary += " This was a dry run: add --yes to delete."
     parts.append(summary)
@@ -275,7 +275,7 @@ def cmd_dataset(args: argparse.Namespace) -> int:
         report = verify_version(store, made)
         _emit(args, {"version": made.version_id, "checked": report.checked, "missing": report.missing,
                      "corrupt": report.corrupt, "ok": report.ok},
-              f"{'OK' if report.ok else 'FAILED'}: {report.checked} files checked, {len(report.missing)} missing, "
+              f"{'OK' if report.ok else 'FAILED'}: {plural(report.checked, 'file')} checked, {len(report.missing)} missing, "
               f"{len(report.corrupt)} corrupt")
         return 0 if report.ok else 1
     if args.action == "diff":

@@ -12,7 +12,9 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 #: ``user[:password]@`` right after a ``//`` (what :func:`remove_userinfo` drops).
 _ANY_USERINFO = re.compile(r"(?<=//)[^/@\s]+@")
-_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^/@\s:'\"]*)(?::[^/@\s'\"]*)?@")
+#: ``scheme://user:password@``; the password runs to the host's ``@`` (the last before a ``/``), as
+#: :func:`split_userinfo` reads it, so an unescaped ``@`` in it does not leave its tail shown.
+_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^/@\s:'\"]*)(?::[^/\s'\"]*)?@")
 
 
 def redact(text: str) -> str:

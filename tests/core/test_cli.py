@@ -61,11 +61,24 @@ def test_show_verify_diff(home, capsys):
 
 def test_purge_is_a_dry_run_unless_yes(home, capsys):
     code, out = run(capsys, "purge", "--keep-last", "1")
-    assert code == 0 and "Would delete 1 items" in out and "add --yes" in out
+    assert code == 0 and "Would delete 1 item," in out and "add --yes" in out
     assert run(capsys, "versions", "--json")[1].count('"version_id"') == 2
     code, out = run(capsys, "purge", "--keep-last", "1", "--yes")
-    assert "Deleted 1 items, 7 B" in out
+    assert "Deleted 1 item, 7 B" in out
     assert [v["version_id"] for v in json.loads(run(capsys, "versions", "--json")[1])] == ["r2"]
+
+
+def test_counts_of_one_are_singular(home, tmp_path, capsys):
+    out_dir = tmp_path / "one"
+    out_dir.mkdir()
+    (out_dir / "only.txt").write_bytes(b"1")
+    snapshot(str(out_dir), store=home, producer=Producer(dag_id="etl", task_id="single", run_id="r1"))
+    code, out = run(capsys, "verify", "etl", "single", "r1")
+    assert code == 0 and out.startswith("OK: 1 file checked, 0 missing, 0 corrupt")
+    code, out = run(capsys, "show", "etl", "single", "r1")
+    assert "size       1 B in 1 file\n" in out
+    code, out = run(capsys, "versions", "etl", "single")
+    assert "\n1 version in " in out
 
 
 def test_errors_are_one_line_and_exit_nonzero(home, capsys):

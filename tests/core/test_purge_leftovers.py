@@ -146,7 +146,7 @@ def test_a_bare_version_id_matching_several_tasks_is_refused(same_run_everywhere
     assert versions(store) == before
     # One task only: no ambiguity.
     code, out = run(capsys, "purge", "--store", store.root, "--version", "other")
-    assert code == 0 and "--version other matches 1 task: d.a" in out and "Would delete 1 items" in out
+    assert code == 0 and "--version other matches 1 task: d.a" in out and "Would delete 1 item" in out
 
 
 def test_dag_and_task_ids_narrow_a_version_id_and_the_dry_run_names_the_tasks(same_run_everywhere, capsys):
@@ -155,7 +155,7 @@ def test_dag_and_task_ids_narrow_a_version_id_and_the_dry_run_names_the_tasks(sa
     assert code == 0 and "--version manual__x matches 2 tasks: d.a, d.b" in out and "Would delete 2 items" in out
     code, out = run(capsys, "purge", "--store", store.root, "--version", "manual__x", "--dag-id", "d",
                     "--task-id", "b", "--yes")
-    assert code == 0 and "matches 1 task: d.b" in out and "Deleted 1 items" in out
+    assert code == 0 and "matches 1 task: d.b" in out and "Deleted 1 item" in out
     assert versions(store) == ["d.a/manual__x", "d.a/other", "e.c/manual__x"]
     code, out = run(capsys, "purge", "--store", store.root, "--version", "manual__x", "--all-tasks", "--yes")
     assert code == 0 and "matches 2 tasks: d.a, e.c" in out and "Deleted 2 items" in out

@@ -197,7 +197,7 @@ def test_long_transfers_log_progress_at_an_interval(tmp_path, caplog):
                  logger=logging.getLogger("progress-test"))
     progress = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Staging inputs: ")]
     assert progress, "no progress line"
-    assert all(" of 268.4 MB (" in line and " of 1 files, " in line for line in progress)
+    assert all(" of 268.4 MB (" in line and " of 1 file, " in line for line in progress)
     assert any(line.endswith(" left") and "MB/s, about " in line for line in progress)
 
 

@@ -123,7 +123,7 @@ def test_stage_inputs_operator_first_run_logs_no_error(airflow_db, data_dir, cap
     first = dag.test()
     captured = capfd.readouterr()
     log = captured.out + captured.err
-    assert "Staged 1 files" in log
+    assert "Staged 1 file" in log
     assert [line for line in log.splitlines() if ERROR_LINE.search(line)] == []
     (data_dir / "table.csv").write_text("a,b\n5,5\n")
     second = dag.test()

@@ -160,3 +160,91 @@ def test_input_records_name_paths_relative_to_the_inputs_dir_and_the_run_leaves_
     # The attempt's directory and the run, task and DAG directories it created are gone.
     assert not os.path.exists(os.path.join(config.work_dir(), "steps_record_paths"))
     assert json.dumps(records).count(config.work_dir()) == 0
+
+
+def test_a_password_in_an_input_url_reaches_no_record_manifest_log_or_error(airflow_db, http_server, capfd, caplog):
+    import json
+    import logging
+
+    from tests.servers.http import BASIC_PASSWORD, BASIC_USER
+
+    from .test_state_store import asset_state
+
+    (http_server.root_dir / "private").mkdir(exist_ok=True)
+    (http_server.root_dir / "private" / "p.txt").write_bytes(b"private data")
+    base = f"http://{BASIC_USER}:{BASIC_PASSWORD}@127.0.0.1:{http_server.port}/private"
+    dag = load_dag(f"""
+        import pendulum
+        from airflow.sdk import DAG
+        from airflow_datastores.operators import DatastoreStepOperator, StageInputsOperator
+
+        with DAG(dag_id="steps_url_password", schedule=None,
+                 start_date=pendulum.datetime(2026, 1, 1, tz="UTC")) as the_dag:
+            DatastoreStepOperator(task_id="step", inputs={{"p": "{base}/p.txt"}},
+                                  command='cp "$DATASTORE_INPUT_P/p.txt" "$DATASTORE_OUTPUTS/copy.txt"')
+            DatastoreStepOperator(task_id="missing", inputs={{"m": "{base}/missing.txt"}}, command="true")
+            StageInputsOperator(task_id="stage_missing", inputs={{"m": ["{base}/gone.txt"]}})
+        """, "steps_url_password")
+    caplog.set_level(logging.DEBUG)
+    capfd.readouterr()
+    run = dag.test()
+    captured = capfd.readouterr()
+    # The task's log as dag.test prints it, and every record pytest's handler took (with tracebacks).
+    log = captured.out + captured.err + "\n".join(logging.Formatter().format(r) for r in caplog.records)
+    assert task_state(run, "step") == "success"
+    assert task_state(run, "missing") == task_state(run, "stage_missing") == "failed"
+    assert "Staged 1 file into " in log  # a count of one is singular
+    records = xcom(run, "step", "datastore_inputs")
+    assert records[0]["url"] == f"http://127.0.0.1:{http_server.port}/private/p.txt"
+    version = versions_of("steps_url_password", "step")[-1]
+    store = get_store()
+    assert store.read_bytes(version.files[0].key) == b"private data"
+    stored = b"".join(store.read_bytes(i.key) for i in store.list("") if "steps_url_password" in i.key)
+    kept = json.dumps([records, xcom(run, "step", "datastore_outputs"), version.inputs,
+                       asset_state("steps_url_password", "step", "inputs")])
+    rendered = json.dumps(rendered_fields(run))  # the UI's "Rendered Template" page shows the inputs as written
+    assert f"{BASIC_USER}:***@" in rendered
+    for where, text in (("XCom and state", kept), ("the store", stored.decode(errors="replace")), ("the log", log),
+                        ("the rendered fields", rendered)):
+        assert BASIC_PASSWORD not in text, where
+    # The errors name the URL (its password as ***) and what to do.
+    for name in ("missing.txt", "gone.txt"):
+        assert f"http://{BASIC_USER}:***@127.0.0.1:{http_server.port}/private/{name} does not exist" in log, name
+
+
+def rendered_fields(run) -> list:
+    from airflow.models.renderedtifields import RenderedTaskInstanceFields
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        return [row.rendered_fields for row in session.scalars(select(RenderedTaskInstanceFields).where(
+            RenderedTaskInstanceFields.dag_id == run.dag_id, RenderedTaskInstanceFields.run_id == run.run_id))]
+
+
+def test_a_failing_step_leaves_no_directories_in_the_work_dir(airflow_db, raw):
+    import os
+
+    from airflow_datastores import config
+
+    dag = load_dag(f"""
+        import pendulum
+        from airflow.sdk import DAG
+        from airflow_datastores.operators import DatastoreStepOperator
+
+        def fail(inputs_dir, outputs_dir):
+            (outputs_dir / "partial.txt").write_text("partial")
+            raise RuntimeError("the step failed on purpose")
+
+        with DAG(dag_id="steps_failed_dirs", schedule=None,
+                 start_date=pendulum.datetime(2026, 1, 1, tz="UTC")) as the_dag:
+            DatastoreStepOperator(task_id="callable", inputs={{"raw": "file://{raw}/*.csv"}}, python_callable=fail)
+            DatastoreStepOperator(task_id="command", inputs={{"raw": "file://{raw}/*.csv"}},
+                                  command=["echo partial > $DATASTORE_OUTPUTS/partial.txt", "exit 3"])
+            DatastoreStepOperator(task_id="input", inputs={{"raw": "file://{raw}/no-such.csv"}}, command="true")
+        """, "steps_failed_dirs")
+    run = dag.test()
+    assert task_state(run, "callable") == task_state(run, "command") == task_state(run, "input") == "failed"
+    assert versions_of("steps_failed_dirs", "callable") == versions_of("steps_failed_dirs", "command") == []
+    left = os.path.join(config.work_dir(), "steps_failed_dirs")
+    assert not os.path.exists(left), [os.path.join(d, n) for d, ds, fs in os.walk(left) for n in ds + fs]

@@ -61,7 +61,7 @@ class KeystoneServer(LocalServer):
             db.execute("PRAGMA journal_mode=WAL")
         for repository in ("fernet_setup", "credential_setup"):
             self._manage(repository, "--keystone-user", "root", "--keystone-group", "root")
-        self._manage("bootstrap", "--bootstrap-password", self.admin_password, "--bootstrap-region-id", REGION,
+        self._manage("bootstrap", f"--bootstrap-password={self.admin_password}", "--bootstrap-region-id", REGION,
                      *(arg for kind in ("public", "internal", "admin")
                        for arg in (f"--bootstrap-{kind}-url", self.auth_url)),
                      secret=self.admin_password)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -32,11 +33,31 @@ def _fill(root: str, conn_id: str | None, tmp_path) -> None:
         snapshot(str(out), store=store, producer=Producer(dag_id="etl", task_id="fit", run_id=run))
 
 
-def _commands(root: str, conn: list[str]) -> list[list[str]]:
+def _commands(root: str, conn: list[str]) -> list[tuple[list[str], int]]:
+    """Every command, as ``(argv, the exit status it must give)``; purge --yes after those that read what it may delete."""
     store = ["--store", root, *conn]
-    return [["ls", f"{root}/data", *conn], ["versions", *store], ["show", "etl", "fit", "latest", *store],
-            ["verify", "etl", "fit", "r1", *store], ["diff", "etl", "fit", "r1", "r2", *store],
-            ["purge", "--keep-last", "1", *store], ["stores"]]
+    ok = [["ls", f"{root}/data", *conn], ["versions", *store], ["show", "etl", "fit", "latest", *store],
+          ["verify", "etl", "fit", "r1", *store], ["diff", "etl", "fit", "r1", "r2", *store],
+          ["purge", "--keep-last", "1", *store], ["stores"],
+          ["alias", "set", "etl", "fit", "prod", "r1", *store], ["alias", "set", "etl", "fit", "prod", *store],
+          ["alias", "set", "etl", "fit", "best", "r2", "--global", *store], ["alias", "ls", *store],
+          ["alias", "history", "etl", "fit", "prod", *store], ["alias", "history", "best", "--global", *store],
+          ["dataset", "create", "models/v1", "--from", "etl/fit/r1", *store],
+          ["dataset", "create", "models/v2", "--from", "etl/fit/r2/*.bin", "--base", "models/v1", *store],
+          ["dataset", "ls", *store], ["dataset", "show", "models/latest", *store],
+          ["dataset", "verify", "models/v1", *store], ["dataset", "diff", "models/v1", "models/v2", *store],
+          ["purge", "--keep-last", "1", "--orphans-older-than", "never", "--yes", *store]]
+    failing = [["show", "etl", "fit", "no-such-version", *store], ["dataset", "show", "models/v9", *store]]
+    return [(argv, 0) for argv in ok] + [(argv, 1) for argv in failing]
+
+
+def _check_document(argv: list[str], code: int, expected: int, out: str, err: str) -> object:
+    """stdout is one JSON document: the command's result on success, ``{"error": ...}`` on failure."""
+    assert code == expected, (argv, code, out[-2000:], err[-2000:])
+    document = json.loads(out)  # the whole of stdout, nothing before or after
+    is_error = isinstance(document, dict) and set(document) == {"error"}
+    assert is_error == (expected != 0), (argv, document)
+    return document
 
 
 @pytest.mark.parametrize("root_fixture", list(ROOTS))
@@ -60,43 +81,75 @@ def test_json_is_one_document_on_stdout_for_every_command(request, root_fixture,
     root, conn_id = request.getfixturevalue(root_fixture), ROOTS[root_fixture]
     _fill(root, conn_id, tmp_path)
     capfd.readouterr()
-    for argv in _commands(root, ["--conn-id", conn_id] if conn_id else []):
-        main([*argv, "--json"])
-        out = capfd.readouterr().out
-        json.loads(out)  # the whole of stdout, nothing before or after
+    documents = {}
+    for argv, expected in _commands(root, ["--conn-id", conn_id] if conn_id else []):
+        code = main([*argv, "--json"])
+        captured = capfd.readouterr()
+        documents[" ".join(argv[:2])] = _check_document(argv, code, expected, captured.out, captured.err)
+    _check_results(documents)
+
+
+def _check_results(documents: dict[str, object]) -> None:
+    """The documents say what the commands did (not merely that they are JSON)."""
+    assert documents["alias history"][-1]["alias"] == "best"
+    assert {e["alias"] for e in documents["alias ls"]} == {"prod", "best"}
+    assert documents["dataset create"] == {"name": "models", "version": "v2", "files": 1}
+    assert [(d["name"], d["version"]) for d in documents["dataset ls"]] == [("models", "v1"), ("models", "v2")]
+    assert documents["dataset verify"]["ok"] is True and documents["dataset verify"]["checked"] == 1
+    assert documents["dataset diff"]["changed"] == ["model.bin"]
+    assert documents["purge --keep-last"]["dry_run"] is False
 
 
 def test_json_is_one_document_on_stdout_in_a_real_process_on_s3(s3_root, tmp_path):
     _fill(s3_root, "test_s3", tmp_path)
-    for argv in _commands(s3_root, ["--conn-id", "test_s3"]):
+    documents = {}
+    for argv, expected in _commands(s3_root, ["--conn-id", "test_s3"]):
         result = subprocess.run([CLI, *argv, "--json"], capture_output=True, text=True, env=os.environ, timeout=300)
-        assert result.returncode == 0, result.stderr[-2000:]
-        json.loads(result.stdout)
+        documents[" ".join(argv[:2])] = _check_document(argv, result.returncode, expected, result.stdout,
+                                                        result.stderr)
         assert "AWS Connection" not in result.stdout
+    _check_results(documents)
 
 
-def test_a_password_in_a_url_never_comes_back(http_server, capfd, tmp_path):
+def _logged(caplog) -> str:
+    """Every log record pytest's handler took (they may never reach stderr), messages and tracebacks."""
+    formatter = logging.Formatter()
+    return "\n".join(formatter.format(r) for r in caplog.records)
+
+
+def test_a_password_in_a_url_never_comes_back(http_server, capfd, caplog, tmp_path):
     secret = "pw-0f9e8d7c"
+    caplog.set_level(logging.DEBUG)
     capfd.readouterr()
     for url in (f"http://reader:{secret}@127.0.0.1:{http_server.port}/private/missing.txt",
                 f"s3://AKIAEXAMPLE:{secret}@bucket/key", f"ftp://u:{secret}@host/x"):
         for json_flag in ([], ["--json"]):
             assert main(["ls", url, *json_flag]) == 1
             captured = capfd.readouterr()
-            assert secret not in captured.out + captured.err
+            assert secret not in captured.out + captured.err + _logged(caplog)
             assert "error" in (captured.err + captured.out)
     # Staged with the password in its URL: records and log lines carry the URL without it.
     (http_server.root_dir / "private").mkdir(exist_ok=True)
     (http_server.root_dir / "private" / "p.txt").write_bytes(b"private data")
+    from airflow_datastores.errors import NotFound
     from airflow_datastores.inputs.stage import stage_inputs
     from tests.servers.http import BASIC_PASSWORD, BASIC_USER
 
-    record = stage_inputs({"p": f"http://{BASIC_USER}:{BASIC_PASSWORD}@127.0.0.1:{http_server.port}/private/p.txt"},
-                          inputs_dir=str(tmp_path / "in")).records[0]
+    base = f"http://{BASIC_USER}:{BASIC_PASSWORD}@127.0.0.1:{http_server.port}/private"
+    caplog.clear()
+    record = stage_inputs({"p": f"{base}/p.txt"}, inputs_dir=str(tmp_path / "in")).records[0]
     assert BASIC_PASSWORD not in json.dumps(record.to_dict())
-    captured = capfd.readouterr()
-    assert BASIC_PASSWORD not in captured.out + captured.err
     assert open(record.path, "rb").read() == b"private data"
+    staged = capfd.readouterr()
+    seen = staged.out + staged.err + _logged(caplog)
+    assert "p.txt: downloaded" in seen and BASIC_PASSWORD not in seen  # the log lines were captured
+    # A missing file: the error shows the URL with its password as ***.
+    with pytest.raises(NotFound) as err:
+        stage_inputs({"m": f"{base}/missing.txt"}, inputs_dir=str(tmp_path / "in2"))
+    assert f"http://{BASIC_USER}:***@127.0.0.1:{http_server.port}/private/missing.txt does not exist" in str(err.value)
+    assert BASIC_PASSWORD not in str(err.value)
+    captured = capfd.readouterr()
+    assert BASIC_PASSWORD not in captured.out + captured.err + _logged(caplog)
 
 
 def test_http_ls_of_one_file_and_a_401_that_names_the_connection(http_server, capsys, monkeypatch):

@@ -41,6 +41,27 @@ def test_stage_wildcards_from_every_backend(root, tmp_path):
     assert open(record.path, "rb").read() == b"a" * 100
 
 
+def test_a_directory_or_wildcard_input_never_picks_up_a_sibling(root, tmp_path):
+    url, conn_id = root
+    store = open_store(url, conn_id=conn_id)
+    for key in ("data/a.csv", "data/sub/b.csv", "data-cache/x", "data-cache/a.csv", "database.db"):
+        store.write_bytes(key, key.encode())
+
+    def staged(input_url: str, keep: str = "suffix") -> dict[str, str]:
+        result = stage_inputs({"d": {"url": input_url, "conn_id": conn_id, "keep_directories": keep}},
+                              inputs_dir=str(tmp_path / f"in-{len(os.listdir(tmp_path))}"))
+        return {os.path.relpath(r.path, result.inputs_dir): r.url for r in result.records}
+
+    assert staged(f"{url}/data/*") == {"d/a.csv": f"{url}/data/a.csv"}
+    assert staged(f"{url}/data/**") == {"d/a.csv": f"{url}/data/a.csv", "d/sub/b.csv": f"{url}/data/sub/b.csv"}
+    for directory in (f"{url}/data", f"{url}/data/"):  # no wildcard: the directory, and what is below it
+        assert staged(directory) == {"d/a.csv": f"{url}/data/a.csv", "d/sub/b.csv": f"{url}/data/sub/b.csv"}
+        assert sorted(staged(directory, "none")) == ["d/a.csv", "d/b.csv"]
+    assert staged(f"{url}/database.db") == {"d/database.db": f"{url}/database.db"}  # one object
+    with pytest.raises(NotFound, match="dat does not exist"):  # a prefix of a name is no directory
+        staged(f"{url}/dat")
+
+
 def test_missing_bucket_or_container_names_the_url(root):
     url, conn_id = root
     scheme = url.split("://")[0]

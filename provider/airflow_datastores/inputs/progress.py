@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 
-from airflow_datastores.units import human_duration, human_rate, human_size
+from airflow_datastores.units import human_duration, human_rate, human_size, plural
 
 
 class Progress:
@@ -49,6 +49,7 @@ class Progress:
             left = f"about {human_duration((self.total - done) / rate)} left" if rate else "starting"
             percent = 100.0 * done / self.total if self.total else 100.0
             self.log.info(
-                "Staging inputs: %s of %s (%.0f%%), %d of %d files, %s, %s",
-                human_size(done), human_size(self.total), percent, files, self.files, human_rate(rate), left,
+                "Staging inputs: %s of %s (%.0f%%), %d of %s, %s, %s",
+                human_size(done), human_size(self.total), percent, files, plural(self.files, "file"),
+                human_rate(rate), left,
             )

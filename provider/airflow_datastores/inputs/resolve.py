@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import posixpath
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -78,6 +79,8 @@ def resolve_inputs(inputs: Iterable[Input]) -> list[SourceFile]:
 
 
 def _resolve_url(spec: Input, url: str) -> list[SourceFile]:
+    """The objects ``url`` names. ``url`` is as :attr:`Input.urls` shows it (a password as ``***``): every
+    message uses it, and only the store is opened with the URL as given."""
     if is_reference(url):
         selection = resolve_reference(url, conn_id=spec.conn_id)
         return [
@@ -93,29 +96,46 @@ def _resolve_url(spec: Input, url: str) -> list[SourceFile]:
             )
             for f in selection.files
         ]
-    store, key = locate(url, conn_id=spec.conn_id)
+    store, key = locate(spec.url_to_open(url), conn_id=spec.conn_id)
     base = ""
     if isinstance(getattr(store, "inner", store), LocalStore):
         # Rooted at the directory the URL names, so a symbolic link cannot lead out of it unnoticed.
-        base = literal_prefix(key) if has_wildcard(key) else key[: key.rfind("/") + 1]
+        if has_wildcard(key):
+            base = literal_prefix(key)
+        elif key and os.path.isdir(f"/{key}"):
+            base = key.rstrip("/") + "/"
+        else:
+            base = key[: key.rfind("/") + 1]
         store = RetryingStore(LocalStore(root=f"file:///{base.rstrip('/')}", follow_symlinks=spec.follow_symlinks))
         key = key[len(base):]
-    if not has_wildcard(key):
+    if has_wildcard(key):
+        prefix = literal_prefix(key)
+        return [
+            _source(spec, store, info, base + prefix, url, base=base)
+            for info in store.list(prefix)
+            if not info.key.endswith("/") and matches(key, info.key)
+        ]
+    # Without a wildcard the URL names one object or, failing that, a directory: what is below ``key/``
+    # (never a sibling that merely starts the same, such as ``data-cache/`` beside ``data``).
+    if key and not key.endswith("/"):
         try:
-            info = store.stat(key)
+            return [_source(spec, store, store.stat(key), base + literal_prefix(key), url, base=base)]
         except NotFound:
-            if spec.optional:
-                return []
-            raise NotFound(
-                f"Input {spec.name!r}: {url} does not exist; check the URL, or mark the input optional"
-            ) from None
-        return [_source(spec, store, info, base + literal_prefix(key), url, base=base)]
-    prefix = literal_prefix(key)
-    return [
-        _source(spec, store, info, base + prefix, url, base=base)
-        for info in store.list(prefix)
-        if not info.key.endswith("/") and matches(key, info.key)
-    ]
+            if not store.writable:  # HTTP: no listing, so no directory either
+                return _missing(spec, url)
+    directory = key.rstrip("/") + "/" if key.rstrip("/") else ""
+    found = [_source(spec, store, info, base + directory, url, base=base)
+             for info in store.list(directory) if not info.key.endswith("/")]
+    return found or _missing(spec, url)
+
+
+def _missing(spec: Input, url: str) -> list[SourceFile]:
+    if spec.optional:
+        return []
+    raise NotFound(
+        f"Input {spec.name!r}: {url} does not exist (no object, nor a directory with files in it); check "
+        "the URL, or mark the input optional"
+    )
 
 
 def _source(spec: Input, store: Store, info: ObjectInfo, prefix: str, url: str, *, base: str = "") -> SourceFile:

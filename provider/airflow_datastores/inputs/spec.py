@@ -8,9 +8,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from airflow_datastores.errors import InvalidSpec
+from airflow_datastores.redaction import redact
 from airflow_datastores.stores.registry import split_url
 from airflow_datastores.versions.references import REFERENCE_SCHEME, is_reference, make_reference, parse_reference
 
@@ -30,6 +31,10 @@ class Input:
     :param conn_id: Airflow connection for these URLs; default: the named store's or the backend's.
     :param follow_symlinks: in a local directory, follow symbolic links that lead outside it (by
         default such a link is refused; one that stays inside is staged as what it points to).
+
+    A password written into a URL (``https://user:secret@host/file``) opens the store and is shown
+    nowhere: ``urls`` holds each URL as every message, log line and record may show it
+    (``https://user:***@host/file``); only :meth:`url_to_open` gives it back, to open the store.
     """
 
     name: str
@@ -38,8 +43,15 @@ class Input:
     keep_directories: str = "none"
     conn_id: str | None = None
     follow_symlinks: bool = False
+    #: shown URL -> the URL as given, for the URLs that carry a password (kept by ``dataclasses.replace``).
+    given_urls: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        shown = tuple(redact(url) if isinstance(url, str) else url for url in self.urls)
+        if shown != tuple(self.urls):
+            given = {s: u for s, u in zip(shown, self.urls, strict=True) if s != u}
+            object.__setattr__(self, "given_urls", {**self.given_urls, **given})
+            object.__setattr__(self, "urls", shown)
         if not self.name or "/" in self.name or self.name in (".", "..") or self.name.startswith("."):
             raise InvalidSpec(
                 f"Input name {self.name!r} is not usable as a directory name: use letters, digits, "
@@ -52,6 +64,10 @@ class Input:
                 f"Input {self.name!r}: keep_directories={self.keep_directories!r}; use one of "
                 + ", ".join(KEEP_DIRECTORIES)
             )
+
+    def url_to_open(self, url: str) -> str:
+        """``url`` (one of :attr:`urls`) as it was given, password included: for opening its store only."""
+        return self.given_urls.get(url, url)
 
 
 def parse_inputs(inputs: Mapping | Sequence | None) -> list[Input]:
@@ -73,7 +89,7 @@ def parse_inputs(inputs: Mapping | Sequence | None) -> list[Input]:
             result.append(_input(item["name"], {k: v for k, v in item.items() if k != "name"}))
         else:
             raise InvalidSpec(
-                f"Cannot read input {item!r}: give a mapping of input name to URL(s), or items with a "
+                f"Cannot read input {redact(repr(item))}: give a mapping of input name to URL(s), or items with a "
                 "'name' and a 'url'"
             )
     names = [i.name for i in result]
@@ -114,7 +130,7 @@ def _input(name: str, spec: object) -> Input:
             conn_id=spec.get("conn_id"),
             follow_symlinks=bool(spec.get("follow_symlinks", spec.get("follow-symlinks", False))),
         )
-    raise InvalidSpec(f"Input {name!r}: expected a URL, a list of URLs or a mapping, got {spec!r}")
+    raise InvalidSpec(f"Input {name!r}: expected a URL, a list of URLs or a mapping, got {redact(repr(spec))}")
 
 
 def _version_url(name: str, version: object, path: str) -> str:

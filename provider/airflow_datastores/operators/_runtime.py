@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,11 +18,13 @@ from airflow_datastores.errors import InvalidSpec
 from airflow_datastores.inputs.cache import InputCache
 from airflow_datastores.inputs.changes import all_unchanged, apply_policy, check_policy, compare, unchanged_by_identity
 from airflow_datastores.inputs.resolve import resolve_inputs
-from airflow_datastores.inputs.spec import check_inputs, is_template, parse_inputs
+from airflow_datastores.inputs.spec import Input, check_inputs, is_template, parse_inputs
 from airflow_datastores.inputs.stage import StagingResult, stage_files
 from airflow_datastores.operators._state import previous_records
 from airflow_datastores.records import XCOM_INPUTS, XCOM_OUTPUTS, InputRecord
+from airflow_datastores.redaction import split_userinfo
 from airflow_datastores.stores.registry import get_store, split_url
+from airflow_datastores.units import plural
 from airflow_datastores.versions import Producer, Version, aliases, datasets, slug, snapshot
 
 
@@ -118,6 +120,38 @@ def check_promote(task_id: str, promote: str | Sequence[str]) -> tuple[str, ...]
         raise InvalidSpec(f"Task {task_id!r}: promote: {err}") from None
 
 
+def mask_url_passwords(inputs: Any) -> None:
+    """Have Airflow's secrets masker hide each password written into an input URL: the task's rendered
+    template fields (a page of the UI) and Airflow's own log lines show the inputs as written.
+    Our messages and records never carry it (see :class:`~airflow_datastores.inputs.spec.Input`)."""
+    passwords = set()
+    for text in _strings(inputs):
+        try:
+            userinfo = split_userinfo(text)[1] if "@" in text else None
+        except ValueError:  # not a URL
+            continue
+        if userinfo and userinfo[1]:
+            passwords.add(userinfo[1])
+    if passwords:
+        from airflow.sdk.log import mask_secret
+
+        for password in passwords:
+            mask_secret(password)
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Input):
+        yield from value.given_urls.values()
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, Sequence):
+        for item in value:
+            yield from _strings(item)
+
+
 class SkipUnchanged(Exception):
     """Every input is byte-identical to the previous run's; the caller raises AirflowSkipException."""
 
@@ -147,7 +181,7 @@ def stage_for_task(
     previous = previous_records(context, conn_id=conn_id)
     if skip_if_unchanged and unchanged_by_identity(files, previous):
         raise SkipUnchanged(
-            f"Skipping: all {len(files)} input files are unchanged since run "
+            f"Skipping: {_every(len(files))} unchanged since run "
             f"{previous[0].get('run_id')} (same store identity and size, nothing downloaded)"
         )
     result = stage_files(
@@ -162,15 +196,20 @@ def stage_for_task(
     report = compare(result.records, previous)
     if skip_if_unchanged and all_unchanged(report, result.records):
         raise SkipUnchanged(
-            f"Skipping: all {len(result.records)} input files are byte-identical to run "
+            f"Skipping: {_every(len(result.records))} byte-identical to run "
             f"{report.previous_run_id} (same sha256)"
         )
     apply_policy(report, policy=on_input_change, logger=logger)
     logger.info(
-        "Staged %d files into %s: %d downloaded, %d from the cache",
-        len(result.records), inputs_dir, result.files_downloaded, result.files_cached,
+        "Staged %s into %s: %d downloaded, %d from the cache",
+        plural(len(result.records), "file"), inputs_dir, result.files_downloaded, result.files_cached,
     )
     return result
+
+
+def _every(count: int) -> str:
+    """``the input file is`` / ``all 3 input files are``."""
+    return "the input file is" if count == 1 else f"all {count} input files are"
 
 
 def record_dicts(records: Sequence[InputRecord], *, inputs_dir: str) -> list[dict]:

@@ -10,7 +10,7 @@ from airflow.sdk import BaseOperator
 
 from airflow_datastores.errors import DataStoreError
 from airflow_datastores.stores.registry import get_store
-from airflow_datastores.units import human_size, parse_duration
+from airflow_datastores.units import human_size, parse_duration, plural
 from airflow_datastores.versions.retention import PurgeRule, purge
 
 
@@ -79,13 +79,13 @@ class PurgeVersionsOperator(BaseOperator):
         verb = "Would purge" if self.dry_run else "Purged"
         done = result.items if self.dry_run else result.removed
         for item in done:
-            self.log.info("%s %s %s.%s %s: %d files, %s (%s) %s", verb, item.kind, item.dag_id, item.task_id,
-                          item.version_id, item.files, human_size(item.bytes), item.reason, item.url)
+            self.log.info("%s %s %s.%s %s: %s, %s (%s) %s", verb, item.kind, item.dag_id, item.task_id,
+                          item.version_id, plural(item.files, "file"), human_size(item.bytes), item.reason, item.url)
         for item in result.kept:
             self.log.info("Kept %s %s: %s (%s)", item.kind, item.url, human_size(item.bytes), item.reason)
-        self.log.info("%s %d items, %s in all", verb, len(done), human_size(sum(i.bytes for i in done)))
+        self.log.info("%s %s, %s in all", verb, plural(len(done), "item"), human_size(sum(i.bytes for i in done)))
         if result.failed:
-            raise DataStoreError(f"{len(result.failed)} items could not be removed: "
+            raise DataStoreError(f"{plural(len(result.failed), 'item')} could not be removed: "
                                  + "; ".join(f"{i.url}: {i.error}" for i in result.failed))
         return {"dry_run": self.dry_run, "items": len(done), "bytes": sum(i.bytes for i in done),
                 "kept": len(result.kept)}

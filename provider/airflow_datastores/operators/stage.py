@@ -12,6 +12,7 @@ from airflow_datastores.operators._lineage import LineageMixin, TaskLineage, inp
 from airflow_datastores.operators._runtime import (
     SkipUnchanged,
     check_task,
+    mask_url_passwords,
     push_inputs,
     record_dicts,
     stage_for_task,
@@ -55,6 +56,10 @@ class StageInputsOperator(LineageMixin, BaseOperator):
         self.inputs_dir = inputs_dir
         self.on_input_change = check_task(self.task_id, inputs=self.inputs, on_input_change=on_input_change)
         self.skip_if_unchanged = skip_if_unchanged
+
+    def render_template_fields(self, context, jinja_env=None) -> None:
+        super().render_template_fields(context, jinja_env)
+        mask_url_passwords(self.inputs)
 
     def execute(self, context) -> dict:
         inputs_dir = self.inputs_dir or task_dirs(context).inputs

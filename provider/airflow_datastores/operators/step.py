@@ -22,6 +22,7 @@ from airflow_datastores.operators._runtime import (
     check_task,
     commit_for_task,
     datastore_asset,
+    mask_url_passwords,
     publish_version,
     push_inputs,
     record_dicts,
@@ -146,6 +147,7 @@ class DatastoreStepOperator(LineageMixin, BaseOperator):
         context["inputs_dir"] = dirs.inputs
         context["outputs_dir"] = dirs.outputs
         super().render_template_fields(context, jinja_env)
+        mask_url_passwords(self.inputs)
 
     def execute(self, context) -> Any:
         dirs = task_dirs(context).create()
