@@ -52,11 +52,12 @@ def _call(step: Callable[[], object] | None) -> None:
         step()
 
 
-def run_case(name: str, tasks: dict[str, Task | str], *, repeat: int) -> CaseResult:
+def run_case(name: str, tasks: dict[str, Task | str], *, repeat: int, quiet: bool = False) -> CaseResult:
     """Time each task ``repeat`` times, interleaved: round 1 runs all in order, then round 2, ...
 
     :param tasks: contender name -> its task, or a string saying why that contender cannot run.
     A task that raises is reported as failed and left out of the later rounds; the others go on.
+    :param quiet: no line per round (for cases of many short rounds).
     """
     outcomes = {who: Outcome(missing=task) if isinstance(task, str) else Outcome() for who, task in tasks.items()}
     live = {who: task for who, task in tasks.items() if not isinstance(task, str)}
@@ -71,7 +72,7 @@ def run_case(name: str, tasks: dict[str, Task | str], *, repeat: int) -> CaseRes
                     task.run()
                     outcomes[who].seconds.append(time.perf_counter() - started)
                     _call(task.reset)
-                if _guard(who, outcomes, live, once):
+                if _guard(who, outcomes, live, once) and not quiet:
                     print(f"    round {number}: {who} {outcomes[who].seconds[-1]:.2f} s", flush=True)
     finally:
         for task in tasks.values():
