@@ -248,7 +248,9 @@ class S3Store(Store):
                         raise
                     size, number = size + len(part), number + 1
                     while pending and pending[0].done():
-                        parts.append(pending.popleft().result())  # a failed part ends the upload here
+                        parts.append(pending.popleft().result())
+                    for failed in [f for f in pending if f.done() and f.exception() is not None]:
+                        failed.result()  # a part whose retries are spent ends the upload now, not at the end
                     self._parts.acquire()
                     try:
                         part = read_up_to(data, PART_SIZE)
