@@ -46,6 +46,13 @@ class CaseResult:
     name: str
     outcomes: dict[str, Outcome]
 
+    def ratio(self, other: str) -> float | None:
+        """Ours' best time over ``other``'s; ``None`` when either has no time."""
+        ours, theirs = self.outcomes["ours"], self.outcomes.get(other)
+        if not ours.seconds or theirs is None or not theirs.seconds:
+            return None
+        return ours.best / theirs.best
+
 
 def _call(step: Callable[[], object] | None) -> None:
     if step is not None:

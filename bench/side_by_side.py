@@ -68,6 +68,20 @@ def empty_uploads(client) -> None:
             client.delete_objects(Bucket=UPLOADS, Delete={"Objects": keys, "Quiet": True})
 
 
+def ours_rerun_task(spec: dict, inputs_dir: str, cache: InputCache) -> Task:
+    """Ours staging ``spec`` again with nothing changed: staged once first (untimed), then each run into
+    the emptied ``inputs_dir`` as a new task attempt does; a run that downloads anything fails."""
+    def rerun() -> None:
+        if (result := stage_inputs(spec, inputs_dir=inputs_dir, cache=cache)).bytes_downloaded:
+            raise RuntimeError(f"the rerun downloaded {human_size(result.bytes_downloaded)}")
+
+    def first() -> None:
+        stage_inputs(spec, inputs_dir=inputs_dir, cache=cache)
+        emptied(inputs_dir)()
+
+    return Task(rerun, setup=first, reset=emptied(inputs_dir))
+
+
 def _peer(peer: Peer, task: Callable[[], Task]) -> Task | str:
     return task() if peer.available else f"not installed: {peer.missing}"
 
@@ -120,24 +134,15 @@ def rerun_small(s: Setting) -> dict[str, Task | str]:
     cache = InputCache(directory=d["cache"], max_bytes=64 * 2**30)
     spec = {"small": {"url": url + "*", "conn_id": CONN_ID}}
 
-    def ours_rerun() -> None:
-        result = stage_inputs(spec, inputs_dir=d["ours"], cache=cache)
-        if result.bytes_downloaded:
-            raise RuntimeError(f"the rerun downloaded {human_size(result.bytes_downloaded)}")
-
     def boto3_rerun() -> None:
         if fetched := reference.fetch_tree(s.client, BUCKET, SMALL_PREFIX, d["boto3"], only_changed=True):
             raise RuntimeError(f"the rerun fetched {fetched} objects")
-
-    def ours_first() -> None:
-        stage_inputs(spec, inputs_dir=d["ours"], cache=cache)
-        emptied(d["ours"])()
 
     def rclone_copy() -> None:  # objects that rclone did not upload carry no mtime of its own: use S3's
         s.rclone.run("copy", remote, d["rclone"], *peers.rclone_flags(), "--use-server-modtime")
 
     return {
-        "ours": Task(ours_rerun, setup=ours_first, reset=emptied(d["ours"])),
+        "ours": ours_rerun_task(spec, d["ours"], cache),
         "boto3": Task(boto3_rerun,
                       setup=lambda: reference.fetch_tree(s.client, BUCKET, SMALL_PREFIX, d["boto3"], only_changed=False)),
         "rclone": _peer(s.rclone, lambda: Task(rclone_copy, setup=rclone_copy)),
@@ -155,14 +160,6 @@ def rerun_big(s: Setting) -> dict[str, Task | str]:
     spec = {"big": {"url": url, "conn_id": CONN_ID}}
     local = os.path.join(d["boto3"], "big.bin")
 
-    def ours_rerun() -> None:
-        if (result := stage_inputs(spec, inputs_dir=d["ours"], cache=cache)).bytes_downloaded:
-            raise RuntimeError(f"the rerun downloaded {human_size(result.bytes_downloaded)}")
-
-    def ours_first() -> None:
-        stage_inputs(spec, inputs_dir=d["ours"], cache=cache)
-        emptied(d["ours"])()
-
     def head() -> None:
         info, stat = s.client.head_object(Bucket=BUCKET, Key=BIG_KEY), os.stat(local)
         if info["ContentLength"] != stat.st_size or info["LastModified"].timestamp() > stat.st_mtime:
@@ -176,7 +173,7 @@ def rerun_big(s: Setting) -> dict[str, Task | str]:
                      "--include", os.path.basename(BIG_KEY))
 
     return {
-        "ours": Task(ours_rerun, setup=ours_first, reset=emptied(d["ours"])),
+        "ours": ours_rerun_task(spec, d["ours"], cache),
         "boto3": Task(head, setup=lambda: s.client.download_file(BUCKET, BIG_KEY, local, Config=reference.TRANSFER)),
         "rclone": _peer(s.rclone, lambda: Task(rclone_copy, setup=rclone_copy)),
         "aws": _peer(s.aws, lambda: Task(aws_sync, setup=aws_sync)),
@@ -311,11 +308,7 @@ class Comparison:
 
     def ratio(self, key: str, other: str) -> float | None:
         """Ours' best time over ``other``'s in case ``key``; ``None`` when either has no time."""
-        outcomes = self.by_key[key].outcomes
-        ours, theirs = outcomes["ours"], outcomes.get(other)
-        if not ours.seconds or theirs is None or not theirs.seconds:
-            return None
-        return ours.best / theirs.best
+        return self.by_key[key].ratio(other)
 
 
 def run_all(*, endpoint: str, work: str, big: int, small_count: int, repeat: int, with_peers: bool = True,

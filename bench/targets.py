@@ -29,7 +29,7 @@ from bench.cases import (
     timed,
 )
 from bench.interleave import Task, run_case
-from bench.side_by_side import BIG_KEY, SMALL_PREFIX, UPLOADS, Comparison, emptied, empty_uploads
+from bench.side_by_side import BIG_KEY, SMALL_PREFIX, UPLOADS, Comparison, emptied, empty_uploads, ours_rerun_task
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: A whole staging process, as a scheduler would start one for a task's inputs.
@@ -75,9 +75,8 @@ def _snapshot_with_hashes(results: Results, s3, source: str, repeat: int) -> Non
         "boto3": Task(lambda: reference.upload_hashed(s3, path, UPLOADS, "ref/big.bin"), reset=lambda: empty_uploads(s3)),
     }
     case = run_case("snapshot with md5/sha1/sha256", tasks, repeat=repeat)
-    ours, ref = case.outcomes["ours"], case.outcomes["boto3"]
     _ratio(results, f"snapshot {human_size(os.path.getsize(path))}: ours / boto3 upload, CRC64NVME + hashes beside it",
-           ours.best / ref.best if ours.seconds and ref.seconds else None, 1.15, what="reference")
+           case.ratio("boto3"), 1.15, what="reference")
 
 
 def _whole_process(results: Results, endpoint: str, work: str, repeat: int) -> None:
@@ -93,9 +92,8 @@ def _whole_process(results: Results, endpoint: str, work: str, repeat: int) -> N
     tasks = {"ours": Task(lambda: run(ours_cmd), setup=emptied(ours_dir), reset=emptied(ours_dir)),
              "boto3": Task(lambda: run(ref_cmd), setup=emptied(ref_dir), reset=emptied(ref_dir))}
     case = run_case("whole process: stage the large object", tasks, repeat=repeat)
-    ours, ref = case.outcomes["ours"], case.outcomes["boto3"]
     _ratio(results, "stage it, whole process: ours / boto3 process",
-           ours.best / ref.best if ours.seconds and ref.seconds else None, 1.5, what="reference process")
+           case.ratio("boto3"), 1.5, what="reference process")
     imports = min(timed(lambda: run([sys.executable, "-c", "import airflow"])) for _ in range(3))
     bare = min(timed(lambda: run([sys.executable, "-c", "import boto3"])) for _ in range(3))
     results.add("  of which Airflow's import (S3Hook needs it)", f"{imports:.2f} s (python + boto3: {bare:.2f} s)",
@@ -112,17 +110,11 @@ def _rerun_vs_listing(results: Results, s3, work: str, small_count: int, repeat:
         for _page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=SMALL_PREFIX):
             pass
 
-    def rerun() -> None:
-        if (result := stage_inputs(spec, inputs_dir=d, cache=cache)).bytes_downloaded:
-            raise RuntimeError(f"the rerun downloaded {human_size(result.bytes_downloaded)}")
-
-    tasks = {"ours": Task(rerun, setup=lambda: (stage_inputs(spec, inputs_dir=d, cache=cache), emptied(d)()),
-                          reset=emptied(d)),
+    tasks = {"ours": ours_rerun_task(spec, d, cache),
              "boto3": Task(listing)}
     case = run_case("rerun against a bare listing", tasks, repeat=repeat)
-    ours, ref = case.outcomes["ours"], case.outcomes["boto3"]
     _ratio(results, f"rerun {small_count} x 8 KiB unchanged: ours / bare listing",
-           ours.best / ref.best if ours.seconds and ref.seconds else None, 1.2, what="listing")
+           case.ratio("boto3"), 1.2, what="listing")
 
 
 def _rerun_vs_head(results: Results, s3, work: str, big: int) -> None:
@@ -132,17 +124,12 @@ def _rerun_vs_head(results: Results, s3, work: str, big: int) -> None:
                                                                   max_bytes=64 * 2**30)
     spec = {"big": {"url": f"s3://{BUCKET}/{BIG_KEY}", "conn_id": CONN_ID}}
 
-    def rerun() -> None:
-        if (result := stage_inputs(spec, inputs_dir=d, cache=cache)).bytes_downloaded:
-            raise RuntimeError(f"the rerun downloaded {human_size(result.bytes_downloaded)}")
-
-    tasks = {"ours": Task(rerun, setup=lambda: (stage_inputs(spec, inputs_dir=d, cache=cache), emptied(d)()),
-                          reset=emptied(d)),
+    tasks = {"ours": ours_rerun_task(spec, d, cache),
              "boto3": Task(lambda: s3.head_object(Bucket=BUCKET, Key=BIG_KEY))}
     case = run_case("rerun of one object against a HEAD", tasks, repeat=40, quiet=True)
     ours, ref = case.outcomes["ours"], case.outcomes["boto3"]
     _ratio(results, f"rerun {human_size(big)} unchanged: ours / HEAD (min of 40)",
-           ours.best / ref.best if ours.seconds and ref.seconds else None, 1.2, what="HEAD")
+           case.ratio("boto3"), 1.2, what="HEAD")
     if ours.seconds and ref.seconds:
         results.add("  medians", f"{ours.median * 1000:.2f} ms vs {ref.median * 1000:.2f} ms "
                     f"({ours.median / ref.median:.2f}x)", "-", None)
@@ -161,9 +148,8 @@ def _cli(results: Results, work: str, repeat: int) -> None:
     tasks = {"ours": Task(lambda: run(cli, "versions", "--store", f"file://{root}")),
              "boto3": Task(lambda: run(sys.executable, "-c", "import boto3"))}
     case = run_case("CLI start", tasks, repeat=max(repeat, 3))
-    ours, ref = case.outcomes["ours"], case.outcomes["boto3"]
     _ratio(results, "`airflow-datastores versions`, local store: ours / python -c 'import boto3'",
-           ours.best / ref.best if ours.seconds and ref.seconds else None, 2.0, what="python + boto3")
+           case.ratio("boto3"), 2.0, what="python + boto3")
 
 
 def _linear(results: Results, label: str, points: list[tuple[str, float]], unit: str) -> None:
