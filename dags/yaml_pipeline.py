@@ -2,4 +2,4 @@
 
 from airflow_datastores import load_pipelines
 
-load_pipelines("pipelines/weather.yaml", namespace=globals())
+dags = load_pipelines("pipelines/weather.yaml", namespace=globals())

@@ -2,4 +2,4 @@
 
 from airflow_datastores import load_pipelines
 
-load_pipelines("tuning.yaml", namespace=globals())
+dags = load_pipelines("tuning.yaml", namespace=globals())

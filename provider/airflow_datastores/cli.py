@@ -220,18 +220,20 @@ def cmd_alias(args: argparse.Namespace) -> int:
     if args.glob and args.action == "history" and args.name is None:  # alias history NAME --global
         args.name, args.dag_id = args.dag_id, None
     scope = {"dag_id": None, "task_id": None} if args.glob else {"dag_id": args.dag_id, "task_id": args.task_id}
-    headers = ("ALIAS", "#", "TASK", "VERSION", "SET AT", "BY")
+    headers = ("ALIAS", "#", "TASK", "VERSION", "FILE", "SET AT", "BY")
 
     def rows(entries):
         return [(e.alias if e.scope == "task" else f"alias://{e.alias}", e.sequence, f"{e.dag_id}.{e.task_id}",
-                 e.version_id, e.set_at, e.set_by) for e in entries]
+                 e.version_id, e.path or "(all)", e.set_at, e.set_by) for e in entries]
 
     if args.action == "set":
         if not (args.dag_id and args.task_id and args.name):
             raise InvalidSpec("alias set needs DAG TASK NAME [VERSION] (VERSION defaults to latest)")
         entry = aliases.set_alias(store, args.name, dag_id=args.dag_id, task_id=args.task_id,
-                                  version_id=args.version or "latest", scope="global" if args.glob else "task")
-        _emit(args, entry.to_dict(), f"{rows([entry])[0][0]} -> version {entry.version_id} of "
+                                  version_id=args.version or "latest", scope="global" if args.glob else "task",
+                                  path=args.path or "")
+        target = f"file {entry.path} of version" if entry.path else "version"
+        _emit(args, entry.to_dict(), f"{rows([entry])[0][0]} -> {target} {entry.version_id} of "
                                      f"{entry.dag_id}.{entry.task_id} (entry {entry.sequence})")
     elif args.action == "history":
         if not args.name or (not args.glob and not (args.dag_id and args.task_id)):
@@ -341,6 +343,8 @@ def build_parser() -> argparse.ArgumentParser:
     alias.add_argument("task_id", nargs="?", metavar="TASK")
     alias.add_argument("name", nargs="?", metavar="NAME")
     alias.add_argument("version", nargs="?", metavar="VERSION", help="version id or 'latest' (set; default latest)")
+    alias.add_argument("--path", metavar="FILE", help="set: one file of the version the alias names (as a Valohai "
+                                                       "datum alias does; datum://NAME stages it)")
     alias.add_argument("--global", dest="glob", action="store_true",
                        help="a global alias (alias://NAME), not one of the task (history of one: history NAME --global)")
     alias.set_defaults(func=cmd_alias)

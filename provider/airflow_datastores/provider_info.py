@@ -169,6 +169,15 @@ def get_provider_info() -> dict:
                         "example": '{"aws-eu-west-1-p2-xlarge": "gpu"}',
                         "default": "",
                     },
+                    "datums": {
+                        "description": "Valohai datum:// URLs: JSON object of datum id (or name) -> the URL of "
+                        "that file here, for teams that copied their Valohai data into their own bucket. A datum "
+                        "not listed is looked up as an alias of that name (one that names a file).",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": '{"0182b0ad-5a7a-c36b-e79e-80623acea29f": "s3://bucket/data/train.csv"}',
+                        "default": "",
+                    },
                 },
             }
         },

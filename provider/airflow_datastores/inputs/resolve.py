@@ -12,10 +12,11 @@ from airflow_datastores.inputs.spec import Input
 from airflow_datastores.patterns import has_wildcard, literal_prefix, matches
 from airflow_datastores.stores.base import ObjectInfo, Store
 from airflow_datastores.stores.local import LocalStore
-from airflow_datastores.stores.registry import locate
+from airflow_datastores.stores.registry import get_store, locate
 from airflow_datastores.stores.retrying import RetryingStore
+from airflow_datastores.versions.datums import resolve_datum
 from airflow_datastores.versions.lookup import resolve_reference
-from airflow_datastores.versions.references import is_reference
+from airflow_datastores.versions.references import DATUM_SCHEME, is_reference, parse_reference
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,10 @@ def resolve_inputs(inputs: Iterable[Input]) -> list[SourceFile]:
 def _resolve_url(spec: Input, url: str) -> list[SourceFile]:
     """The objects ``url`` names. ``url`` is as :attr:`Input.urls` shows it (a password as ``***``): every
     message uses it, and only the store is opened with the URL as given."""
+    if url.startswith(DATUM_SCHEME):  # a Valohai datum: the URL it stands for, from the table or an alias
+        parsed = parse_reference(url)
+        return _resolve_url(spec, resolve_datum(url, store=get_store(parsed.store, conn_id=spec.conn_id),
+                                                input_name=spec.name))
     if is_reference(url):
         selection = resolve_reference(url, conn_id=spec.conn_id)
         return [

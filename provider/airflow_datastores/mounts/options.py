@@ -3,7 +3,9 @@
 A DAG author gives options as a dict (``{"vers": "4.1", "hard": True}``), a string
 (``"vers=4.1,hard"``) or a list of ``name[=value]``. :func:`parse_options` reads any of them into
 ``(name, value)`` pairs, ``value`` None for a flag, and refuses unknown names, reserved names and bad
-values with a message that says what to write instead.
+values with a message that says what to write instead. A mount made with ``strict_options=False`` (a
+YAML pipeline's, as Valohai takes any option) keeps an unknown option as written, for the kernel's
+mount(8); the userspace NFS driver refuses it (:func:`unknown_options`).
 """
 
 from __future__ import annotations
@@ -86,9 +88,12 @@ _RESERVED_OPTIONS = {
 }
 
 
-def parse_options(options: Any, mount_type: str) -> tuple[tuple[str, str | None], ...]:
+def parse_options(options: Any, mount_type: str, *, strict: bool = True) -> tuple[tuple[str, str | None], ...]:
     """``options`` in any form a mount takes, checked for ``mount_type``: ``(name, value)`` pairs in
-    the order first given (a name given twice keeps its last value), ``value`` None for a flag."""
+    the order first given (a name given twice keeps its last value), ``value`` None for a flag.
+
+    :param strict: refuse an option that is not in :data:`OPTIONS_BY_TYPE` (else keep it as written).
+    """
     if options is None or options == ():
         return ()
     known = OPTIONS_BY_TYPE[mount_type]
@@ -97,6 +102,9 @@ def parse_options(options: Any, mount_type: str) -> tuple[tuple[str, str | None]
         name = name.strip()
         if name in _RESERVED_OPTIONS:
             raise MountError(f"options: {name!r}: {_RESERVED_OPTIONS[name]}")
+        if name not in known and not strict:
+            items[name] = None if value is None or value is True else str(value)
+            continue
         if name not in known:
             hint = difflib.get_close_matches(name, known, n=1)
             also = f" (did you mean {hint[0]!r}?)" if hint else ""
@@ -106,6 +114,12 @@ def parse_options(options: Any, mount_type: str) -> tuple[tuple[str, str | None]
             )
         items[name] = _option_value(name, value, known[name])
     return tuple(items.items())
+
+
+def unknown_options(mount: Any) -> list[str]:
+    """The options of ``mount`` that are not in :data:`OPTIONS_BY_TYPE` (kept by ``strict_options=False``)."""
+    known = OPTIONS_BY_TYPE[mount.type]
+    return [name for name, _ in mount.option_items if name not in known]
 
 
 def _option_pairs(options: Any) -> list[tuple[str, Any]]:

@@ -26,7 +26,7 @@ from airflow_datastores.mounts.paths import (
 
 MOUNT_TYPES = ("nfs", "bind")
 DRIVERS = ("auto", "kernel", "userspace")
-SPEC_KEYS = ("source", "destination", "type", "readonly", "options", "driver")
+SPEC_KEYS = ("source", "destination", "type", "readonly", "options", "driver", "strict_options")
 NFS_DEFAULT_PORT = 2049
 
 
@@ -46,6 +46,9 @@ class Mount:
         ``noexec`` and the atime flags.
     :param driver: for NFS, ``auto`` (the kernel's NFS client where there is one, else user space),
         ``kernel`` or ``userspace`` (FUSE over nfs-rs). Bind mounts only take ``auto``.
+    :param strict_options: refuse an option we do not know (default). ``False`` keeps it as written for
+        the kernel's mount(8), as a YAML pipeline's mounts do (Valohai takes any option); the userspace
+        NFS driver refuses it when the step runs.
     """
 
     source: str
@@ -54,6 +57,7 @@ class Mount:
     readonly: bool = False
     options: Any = field(default=(), hash=False)
     driver: str = "auto"
+    strict_options: bool = True
     #: ``(name, value)`` pairs in the order given; ``value`` is None for a flag. After construction,
     #: ``options`` is the same as a dict, flags mapping to True.
     option_items: tuple[tuple[str, str | None], ...] = field(init=False, repr=False, compare=False)
@@ -71,7 +75,7 @@ class Mount:
         normalize_source = normalize_nfs_source if mount_type == "nfs" else normalize_bind_source
         source = normalize_source(self.source)
         destination = normalize_destination(self.destination)
-        items = parse_options(self.options, mount_type)
+        items = parse_options(self.options, mount_type, strict=self.strict_options)
         object.__setattr__(self, "type", mount_type)
         object.__setattr__(self, "source", source)
         object.__setattr__(self, "destination", destination)
@@ -122,14 +126,17 @@ class Mount:
             "readonly": self.readonly,
             "options": dict(self.options),  # flags are True, so the dict reads back as given
             "driver": self.driver,
+            **({} if self.strict_options else {"strict_options": False}),
         }
 
 
-def parse_mounts(specs: Sequence[Mapping | str | Mount] | None) -> list[Mount]:
+def parse_mounts(specs: Sequence[Mapping | str | Mount] | None, *, lenient_options: bool = False) -> list[Mount]:
     """Turn what a DAG author or a YAML file gives into :class:`Mount` objects.
 
     Each item is a :class:`Mount`, a dict with the keys of :data:`SPEC_KEYS`, or a
     ``"source:destination[:ro|:rw]"`` string. Errors name the item (``mounts[1].destination: ...``).
+
+    :param lenient_options: make each mapping's ``strict_options`` false (a YAML pipeline's mounts).
     """
     if specs is None:
         return []
@@ -137,6 +144,8 @@ def parse_mounts(specs: Sequence[Mapping | str | Mount] | None) -> list[Mount]:
         specs = [specs]
     mounts = []
     for index, spec in enumerate(specs):
+        if lenient_options and isinstance(spec, Mapping):
+            spec = {**spec, "strict_options": False}
         try:
             mounts.append(parse_mount(spec))
         except MountError as err:
@@ -177,6 +186,7 @@ def _parse_mapping(spec: Mapping) -> Mount:
         readonly=spec.get("readonly", False),
         options=spec.get("options") or (),
         driver=spec.get("driver") or "auto",
+        strict_options=bool(spec.get("strict_options", True)),
     )
 
 

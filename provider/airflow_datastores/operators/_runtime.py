@@ -111,11 +111,15 @@ def check_task(task_id: str, *, inputs: Any, on_input_change: str, store: str | 
     return policy
 
 
-def check_promote(task_id: str, promote: str | Sequence[str]) -> tuple[str, ...]:
-    """The alias names a step moves to its committed version, checked at parse time."""
-    names = [promote] if isinstance(promote, str) else list(promote or ())
+def check_promote(task_id: str, promote: str | Sequence[str] | Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """The aliases a step moves to its committed version, checked at parse time: ``(name, path)`` pairs,
+    ``path`` the one file an alias names (``promote={"model-best": "model.pkl"}``) or "" for all of it."""
+    if isinstance(promote, Mapping):
+        pairs = [(name, str(path or "")) for name, path in promote.items()]
+    else:
+        pairs = [(name, "") for name in ([promote] if isinstance(promote, str) else list(promote or ()))]
     try:
-        return tuple(aliases.check_alias_name(name) for name in names)
+        return tuple((aliases.check_alias_name(name), path) for name, path in pairs)
     except InvalidSpec as err:
         raise InvalidSpec(f"Task {task_id!r}: promote: {err}") from None
 
@@ -251,7 +255,7 @@ def commit_for_task(
     tags: Sequence[str] = (),
     properties: Mapping | None = None,
     dataset_version: str | None = None,
-    promote: Sequence[str] = (),
+    promote: Sequence[tuple[str, str]] = (),
     logger: logging.Logger,
 ) -> Version:
     """Snapshot ``outputs_dir`` as this task run's version, push its record, and announce the asset.
@@ -259,7 +263,7 @@ def commit_for_task(
     :param inputs: the run's input records (from :func:`record_dicts`), kept in the manifest.
     :param tags: tags of the version; ``properties`` its JSON properties.
     :param dataset_version: ``<dataset>/<version>`` to create from the new version's files.
-    :param promote: aliases of the task to move to the new version.
+    :param promote: ``(alias, path)`` of the task to move to the new version (a file of it, if ``path``).
     """
     target = get_store(store, conn_id=conn_id)
     version = snapshot(
@@ -277,15 +281,16 @@ def commit_for_task(
     return version
 
 
-def publish_version(context: Mapping[str, Any], version: Version, *, store, promote: Sequence[str] = (),
+def publish_version(context: Mapping[str, Any], version: Version, *, store,
+                    promote: Sequence[tuple[str, str]] = (),
                     dataset_version: str | None = None, reused: bool = False, logger: logging.Logger) -> None:
     """Make ``version`` this task run's output: move the ``promote`` aliases to it, make ``dataset_version``
     of its files (a reused version; a snapshot makes its own), push its record (``reused`` when it is an
     earlier run's), announce the asset."""
     ti = context["ti"]
-    for name in promote:
-        aliases.set_alias(store, name, dag_id=version.dag_id, task_id=version.task_id,
-                          version_id=version.version_id, set_by=f"{ti.dag_id}.{ti.task_id} {ti.run_id}", logger=logger)
+    for name, path in promote:
+        aliases.set_alias(store, name, dag_id=version.dag_id, task_id=version.task_id, version_id=version.version_id,
+                          path=path, set_by=f"{ti.dag_id}.{ti.task_id} {ti.run_id}", logger=logger)
     if dataset_version:
         datasets.create_dataset_version(store, dataset_version, versions=[(version, version.files)])
     record = version.to_record()

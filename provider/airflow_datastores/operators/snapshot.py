@@ -26,7 +26,8 @@ class SnapshotOutputsOperator(LineageMixin, BaseOperator):
     :param properties: JSON properties of the version. (templated)
     :param dataset_version: ``<dataset>/<version>`` (e.g. ``images/v3``) to create from the committed
         version's files, readable as ``dataset://images/v3``. (templated)
-    :param promote: alias name(s) of this task to move to the committed version.
+    :param promote: alias name(s) of this task to move to the committed version; a mapping of alias ->
+        file names one file of it each.
     """
 
     template_fields: Sequence[str] = ("outputs_dir", "store", "tags", "properties", "dataset_version")
@@ -41,7 +42,7 @@ class SnapshotOutputsOperator(LineageMixin, BaseOperator):
         tags: Sequence[str] = (),
         properties: Mapping[str, Any] | None = None,
         dataset_version: str | None = None,
-        promote: str | Sequence[str] = (),
+        promote: str | Sequence[str] | Mapping[str, str] = (),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)

@@ -75,7 +75,8 @@ class DatastoreStepOperator(LineageMixin, BaseOperator):
         (e.g. a git commit or an image tag).
     :param promote: alias name(s) of this task (``"prod"`` or ``["prod", "candidate"]``) to move to the
         committed version, so ``datastore://<dag>/<task>/@prod`` reads it; each move is kept in the
-        alias's history.
+        alias's history. A mapping names one file each (``{"model-best": "model.pkl"}``), as a Valohai
+        datum alias does: ``datum://model-best`` then stages that file.
     :param environment: extra environment variables for the command. (templated)
     :param cwd: working directory of the command; default: a scratch directory of this attempt.
         (templated)
@@ -106,7 +107,7 @@ class DatastoreStepOperator(LineageMixin, BaseOperator):
         tags: Sequence[str] = (),
         properties: Mapping[str, Any] | None = None,
         dataset_version: str | None = None,
-        promote: str | Sequence[str] = (),
+        promote: str | Sequence[str] | Mapping[str, str] = (),
         reuse: bool = False,
         code_version: str | None = None,
         environment: Mapping[str, str] | None = None,

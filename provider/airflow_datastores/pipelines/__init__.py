@@ -20,24 +20,30 @@
         edges:
           - [preprocess.output.*.npz, train.input.data]
 
-A DAG file of one line makes the dag-processor pick the pipelines up (keep the word "DAG" in it:
-in safe mode Airflow only parses files that mention "airflow" and "dag")::
+A DAG file of two lines makes the dag-processor pick the pipelines up::
 
-    from airflow_datastores.pipelines import load_pipelines; load_pipelines("mnist.yaml", namespace=globals())  # DAGs
+    from airflow_datastores import load_pipelines
+    dags = load_pipelines("valohai.yaml", namespace=globals())
 
-Commands run in the YAML file's directory. ``file:relative/path`` input URLs are resolved against
-that directory too. Every mistake is a :class:`PipelineError` naming the file and line. The modules:
-``yamlfile`` (YAML with lines), ``model`` (the specs), ``reader`` (file:line errors, notes, checked
-mappings), ``keys`` (the keys each item may have), ``parse`` (the file's items), ``steps``,
-``step_inputs``, ``step_parameters``, ``tasks`` (sweep blueprints), ``nodes`` (pipelines), ``edges``,
-``pipeline_parameters`` (which Param each node reads), ``parameters`` (values, Param schemas, command
-rendering), ``variants`` (sweeps), ``build`` (DAGs), ``operators`` (the step at run time).
+(In safe mode Airflow only parses files that mention both "airflow" and "dag": ``dags =`` is the word.)
+
+Valohai's own parser (``valohai-yaml``) is the model: a file it accepts loads, and what Airflow cannot do
+is noted once with file:line and fails only the task that needs it, when it runs. Commands run in the
+YAML file's directory; ``file:relative/path`` input URLs and defaults without a scheme are resolved
+against that directory too. Every mistake is a :class:`PipelineError` naming the file and line. The
+modules: ``yamlfile`` (YAML with lines), ``extension`` (our declared additions to Valohai's schema),
+``schema`` (validation, mistakes by line), ``reader`` (file:line errors and notes), ``keys`` (notes on
+Valohai keys Airflow does not do), ``parse`` (the file), ``steps``, ``step_inputs``, ``step_parameters``,
+``tasks`` (sweep blueprints), ``nodes`` (pipelines), ``edges``, ``pipeline_parameters`` (which Param each
+node reads), ``parameters`` (casting, Param schemas, commands), ``variants`` (sweeps), ``build`` (DAGs),
+``operators`` (the step at run time).
 """
 
 from __future__ import annotations
 
-import inspect
+import logging
 import os
+import sys
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -74,9 +80,10 @@ def load_pipelines(path: str, *, namespace: MutableMapping[str, Any] | None = No
     from airflow_datastores.pipelines.parse import read_file
     from airflow_datastores.pipelines.reader import Reader
 
+    caller = sys._getframe(1).f_code.co_filename  # the DAG file that calls us
     if not os.path.isabs(path):
-        caller = inspect.stack()[1].filename
         path = os.path.join(os.path.dirname(os.path.abspath(caller)), path)
+    _warn_if_safe_mode_skips(caller)
     reader = Reader(path, strict=strict)
     _, pipelines = read_file(reader)
     dags = {p.dag_id: build_dag(p, directory=reader.directory) for p in pipelines}
@@ -84,3 +91,17 @@ def load_pipelines(path: str, *, namespace: MutableMapping[str, Any] | None = No
         for dag_id, dag in dags.items():
             namespace[f"dag_{''.join(c if c.isalnum() else '_' for c in dag_id)}"] = dag
     return dags
+
+
+def _warn_if_safe_mode_skips(caller: str) -> None:
+    """Say so when the calling DAG file lacks the words Airflow's safe-mode discovery looks for: the
+    dag-processor would never run it, and its pipelines would silently never appear."""
+    try:
+        with open(caller, "rb") as handle:
+            content = handle.read().lower()
+    except OSError:
+        return
+    if not (b"dag" in content and b"airflow" in content):
+        logging.getLogger(__name__).warning(
+            "%s does not contain the words 'airflow' and 'dag', so Airflow's safe-mode DAG discovery skips it "
+            "and its pipelines never appear; write: dags = load_pipelines(...)", caller)

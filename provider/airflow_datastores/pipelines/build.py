@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from airflow_datastores.pipelines import parameters as P
+from airflow_datastores.pipelines.edges import fed_inputs
 from airflow_datastores.pipelines.model import NodeSpec, PipelineSpec, StepSpec, topological_order
 
 
@@ -43,7 +44,7 @@ def build_dag(pipeline: PipelineSpec, *, directory: str):
             if node.type == "task":
                 doc = {"doc_md": node.description} if node.description else {}
                 variants = SweepVariantsOperator(task_id=f"{node.task_id}__variants", variants=node.variants or [{}],
-                                                 swept=pipeline.swept.get(name, {}),
+                                                 swept=pipeline.swept.get(name, {}), problem=node.problem,
                                                  task_display_name=f"{node.name}: variants", **doc)
                 mapped = {"max_active_tis_per_dag": node.max_active} if node.max_active else {}
                 task = YamlStepOperator.partial(**kwargs, **mapped).expand(variant=XComArg(variants))
@@ -59,26 +60,28 @@ def build_dag(pipeline: PipelineSpec, *, directory: str):
 
 
 def _inputs(pipeline: PipelineSpec, node: NodeSpec, tasks: dict, resolved: dict, outputs_of) -> dict[str, Any]:
+    """What the node stages, by input: its URLs and, for inputs fed by edges, the versions upstream
+    nodes commit in the run (``fed``: one ``outputs_of`` per output edge; several edges: all their files)."""
     inputs: dict[str, Any] = {}
+    fed = fed_inputs(pipeline, node.name)
     for spec in node.step.inputs.values():
         if spec.download == "on-demand":
             continue
-        edge = next((e for e in pipeline.edges if e.target == node.name and e.target_kind == "input"
-                     and e.target_key == spec.name), None)
         value: dict[str, Any] = {"urls": list(spec.default), "optional": spec.optional,
                                  "keep_directories": spec.keep_directories}
-        if edge is not None and edge.source_kind == "output":
-            fed = dict(outputs_of(tasks[edge.source], edge.path))
-            fed["urls"] = list(spec.default) if node.merge_mode == "append" else []
-            if spec.keep_directories != "none":
-                fed["keep_directories"] = spec.keep_directories
-            value = fed
-        elif edge is not None and edge.source_kind == "input":
-            source = resolved.get(edge.source, {}).get(edge.source_key)
-            if source is not None:
-                value = {**source, "urls": [*(spec.default if node.merge_mode == "append" else []),
-                                            *source.get("urls", [])]}
-        if value.get("urls") or "version" in value or node.name in pipeline.input_params:
+        if spec.name in fed:
+            value["urls"] = list(spec.default) if node.merge_mode == "append" else []
+            value["fed"] = []
+            for edge in fed[spec.name]:
+                if edge.source_kind == "output":
+                    value["fed"].append(outputs_of(tasks[edge.source], edge.path))
+                else:  # input -> input: the same URLs and versions as the upstream node's input
+                    upstream = resolved.get(edge.source, {}).get(edge.source_key, {})
+                    value["urls"] += upstream.get("urls", [])
+                    value["fed"] += upstream.get("fed", [])
+            if value["fed"] and spec.keep_directories == "none":
+                value["keep_directories"] = "suffix"  # a version's files keep their layout
+        if value["urls"] or value.get("fed") or spec.name in pipeline.input_params.get(node.name, {}):
             inputs[spec.name] = value
     return inputs
 
@@ -89,11 +92,12 @@ def _step_kwargs(pipeline: PipelineSpec, node: NodeSpec, inputs: dict, directory
         "task_id": node.task_id, "command": step.command, "inputs": inputs, "store": step.store or pipeline.store,
         "mounts": step.mounts, "on_input_change": step.on_input_change, "skip_if_unchanged": step.skip_if_unchanged,
         "environment": step.environment, "cwd": directory, "doc_md": task_doc(step), "reuse": pipeline.reuse,
-        "parameters": [P.spec_to_dict(s) for s in step.parameters.values()],
+        "parameters": [P.to_dict(p) for p in step.parameters.values()],
         "parameter_sources": pipeline.sources.get(node.name, {}),
         "input_params": pipeline.input_params.get(node.name, {}),
         "on_demand": {s.name: list(s.default) for s in step.inputs.values() if s.download == "on-demand"},
         "filenames": {s.name: s.filename for s in step.inputs.values() if s.filename},
+        "problem": node.problem or step.problem,
     }
     if node.name != node.task_id:
         kwargs["task_display_name"] = node.name

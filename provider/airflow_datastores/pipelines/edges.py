@@ -1,92 +1,98 @@
-"""A pipeline's edges: ``<node>.<kind>.<name>`` ends, the kinds Airflow can carry, and the checks on them
-(nodes and names exist, each slot is fed once, no cycles, every required input is fed)."""
+"""A pipeline's edges: ``<node>.<kind>.<name>`` ends, what each kind carries here, and the checks Valohai's
+parser does not make (the nodes exist, no cycles).
+
+Several edges may feed one input (their files are staged together); a parameter or environment
+variable fed twice takes the last edge's value, as written later in the file (noted). An edge that names
+an input or parameter its step does not have carries nothing (noted, with a did-you-mean); it still
+orders its nodes.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from valohai_yaml.objs.pipelines import Edge as ValohaiEdge
 
-from airflow_datastores.pipelines.keys import DEPLOYMENT_HELP, EDGE_KEYS, EDGE_NOTES
 from airflow_datastores.pipelines.model import Edge, PipelineSpec
 from airflow_datastores.pipelines.reader import Reader, suggest
-from airflow_datastores.pipelines.yamlfile import Map
 
-EDGE_KINDS = {("output", "input"), ("input", "input"), ("parameter", "parameter"),
-              ("environment-variable", "environment-variable"), ("dependency", "dependency")}
-
-
-def endpoint(reader: Reader, text: Any, line: int, what: str) -> tuple[str, str, str]:
-    """``node.kind.name`` -> (node, kind, name); the name may be empty (``node.dependency``)."""
-    if not isinstance(text, str) or text.count(".") < 1:
-        raise reader.error(line, f"edge end {text!r} of {what} must look like <node>.<kind>.<name>, e.g. "
-                                 "train.input.data")
-    node, kind, key = (text.split(".", 2) + [""])[:3]
-    return node, kind, key
+#: What each (source kind, target kind) carries; every edge also orders its two nodes.
+EDGE_KINDS = {("output", "input"): "the files of the version the source commits",
+              ("input", "input"): "the same URLs as the source's input",
+              ("parameter", "parameter"): "the same value",
+              ("metadata", "parameter"): "the last value of a metadata key the source printed",
+              ("environment-variable", "environment-variable"): "the same value",
+              ("dependency", "dependency"): "order only"}
 
 
-def read_edge(reader: Reader, item: Any, line: int, what: str) -> Edge:
-    """An edge of the pipeline ``what``: a pair ``[source, target]`` or a mapping ``{source, target}``."""
-    if isinstance(item, Map):
-        reader.mapping(item, line, f"an edge of {what}", EDGE_KEYS, EDGE_NOTES)
-        if "source" not in item or "target" not in item:
-            raise reader.error(line, f"an edge of {what} needs 'source' and 'target'")
-        source, target = item["source"], item["target"]
-    elif isinstance(item, list) and len(item) == 2:
-        source, target = item
-    else:
-        raise reader.error(line, f"an edge of {what} must be a pair [<node>.output.<path>, <node>.input.<name>] "
-                                 "or a mapping {source: ..., target: ...}")
-    src_node, src_kind, src_key = endpoint(reader, source, line, what)
-    dst_node, dst_kind, dst_key = endpoint(reader, target, line, what)
-    if "deployment" in (src_kind, dst_kind) or dst_kind == "file":
-        raise reader.error(line, f"the edge {source} -> {target} feeds a deployment. {DEPLOYMENT_HELP}")
-    if src_kind == "metadata":
-        raise reader.error(line, f"the edge {source} -> {target} reads Valohai execution metadata, which Airflow "
-                                 "does not collect; have the step write the value to a file in $DATASTORE_OUTPUTS "
-                                 "and feed that file to an input with an output edge")
-    if (src_kind, dst_kind) not in EDGE_KINDS:
-        kinds = ", ".join(f"{a}->{b}" for a, b in sorted(EDGE_KINDS))
-        raise reader.error(line, f"the edge {source} -> {target} goes from {src_kind!r} to {dst_kind!r}; the "
-                                 f"supported kinds are {kinds}")
-    if dst_kind != "dependency" and not dst_key:
-        raise reader.error(line, f"edge target {target!r} must name the {dst_kind}: <node>.{dst_kind}.<name>")
-    return Edge(source=src_node, source_kind=src_kind, source_key=src_key.rstrip("*")
-                if src_kind in ("input", "parameter", "environment-variable") else src_key,
-                target=dst_node, target_kind=dst_kind, target_key=dst_key, line=line)
+def read_edge(reader: Reader, edge: ValohaiEdge, line: int, what: str) -> Edge:
+    """An edge of the pipeline ``what`` (Valohai's ``Edge``, on ``line``). One that carries nothing Airflow
+    can (a kind pair not in :data:`EDGE_KINDS`) is noted and kept as a dependency: it orders its nodes."""
+    kinds = (edge.source_type, edge.target_type)
+    if "deployment" in kinds or "file" in kinds:  # into a deployment node: skipped with the node
+        return Edge(source=edge.source_node, source_kind="dependency", source_key="", target=edge.target_node,
+                    target_kind="dependency", target_key="", line=line)
+    if kinds not in EDGE_KINDS:
+        known = {"dependency", "environment-variable", "input", "metadata", "output", "parameter"}
+        for kind in kinds:
+            if kind not in known:
+                raise reader.error(line, f"the edge {edge.source} -> {edge.target} of {what} has kind {kind!r}"
+                                         f"{suggest(kind, known)}; an edge end is <node>.<kind>.<name> with kind "
+                                         f"one of {', '.join(sorted(known))}")
+        supported = "; ".join(f"{a} -> {b}: {text}" for (a, b), text in EDGE_KINDS.items())
+        reader.note(line, f"the edge {edge.source} -> {edge.target} of {what} goes from {kinds[0]!r} to "
+                          f"{kinds[1]!r}, which carries nothing here; it only orders the nodes ({supported})",
+                    key=f"edge:{edge.source}->{edge.target}")
+        return Edge(source=edge.source_node, source_kind="dependency", source_key="", target=edge.target_node,
+                    target_kind="dependency", target_key="", line=line)
+    if edge.target_type != "dependency" and not edge.target_key:
+        raise reader.error(line, f"edge target {edge.target!r} of {what} must name the {edge.target_type}: "
+                                 f"<node>.{edge.target_type}.<name>")
+    source_key = edge.source_key
+    if edge.source_type in ("input", "parameter", "environment-variable"):
+        source_key = source_key.rstrip("*")
+    return Edge(source=edge.source_node, source_kind=edge.source_type, source_key=source_key,
+                target=edge.target_node, target_kind=edge.target_type, target_key=edge.target_key, line=line)
 
 
-def check_edges(reader: Reader, pipeline: PipelineSpec) -> None:
-    """The edges checked against the nodes; then environment-variable edges copy their values over."""
+def check_edges(reader: Reader, pipeline: PipelineSpec, *, known: set[str]) -> None:
+    """The edges checked against the nodes (``known``: every node of the file's pipeline, skipped ones
+    too); then environment-variable edges copy their values over."""
     what = f"pipeline {pipeline.name!r}"
     fed: dict[tuple[str, str, str], Edge] = {}  # (node, kind, name) -> the edge that feeds it
     for edge in pipeline.edges:
-        _check_ends(reader, pipeline, edge, what)
-        if edge.target_kind == "dependency":
+        _check_ends(reader, pipeline, edge, what, known)
+    for edge in pipeline.edges:
+        if edge.target_kind in ("dependency", "input"):
             continue
         slot = (edge.target, edge.target_kind, edge.target_key)
         if slot in fed:
-            raise reader.error(edge.line, f"{edge.target_kind} {edge.target_key!r} of node {edge.target!r} is "
-                                          f"already fed by the edge on line {fed[slot].line}")
+            reader.note(edge.line, f"{edge.target_kind.replace('-', ' ')} {edge.target_key!r} of node "
+                                   f"{edge.target!r} is also fed by the edge on line {fed[slot].line}; this later "
+                                   "edge's value is the one it takes", key=f"fed:{slot}")
         fed[slot] = edge
     check_cycles(reader, pipeline)
-    for node in pipeline.nodes.values():
-        for spec in node.step.inputs.values():
-            if not spec.default and (node.name, "input", spec.name) not in fed and not spec.optional:
-                raise reader.error(spec.line, f"input {spec.name!r} of step {node.step.name!r} (node {node.name!r} "
-                                              f"of {what}) has no 'default' URL and no edge feeds it; add one, "
-                                              "or mark it optional")
     for edge in pipeline.edges:
         if edge.target_kind == "environment-variable":
-            source = pipeline.nodes[edge.source].step.environment[edge.source_key]
-            pipeline.nodes[edge.target].step.environment[edge.target_key] = source
+            source = pipeline.nodes[edge.source].step.environment.get(edge.source_key)
+            if source is not None:
+                pipeline.nodes[edge.target].step.environment[edge.target_key] = source
 
 
-def _check_ends(reader: Reader, pipeline: PipelineSpec, edge: Edge, what: str) -> None:
+def fed_inputs(pipeline: PipelineSpec, node: str) -> dict[str, list[Edge]]:
+    """Input name -> the edges that feed it, in the file's order."""
+    found: dict[str, list[Edge]] = {}
+    for edge in pipeline.edges:
+        if edge.target == node and edge.target_kind == "input":
+            found.setdefault(edge.target_key, []).append(edge)
+    return found
+
+
+def _check_ends(reader: Reader, pipeline: PipelineSpec, edge: Edge, what: str, known: set[str]) -> None:
     """Both nodes of ``edge`` exist, and so does the input, parameter or variable it names at each end
-    (an environment variable it feeds may be new)."""
+    (an environment variable it feeds may be new; metadata keys are whatever the source prints)."""
     for node in (edge.source, edge.target):
         if node not in pipeline.nodes:
             raise reader.error(edge.line, f"edge names node {node!r}, which is not a node of {what}"
-                                          f"{suggest(node, pipeline.nodes)}")
+                                          f"{suggest(node, known)}")
     for node, kind, key in ((edge.source, edge.source_kind, edge.source_key),
                             (edge.target, edge.target_kind, edge.target_key)):
         step = pipeline.nodes[node].step
@@ -96,9 +102,12 @@ def _check_ends(reader: Reader, pipeline: PipelineSpec, edge: Edge, what: str) -
             continue
         if key not in names:
             noun = kind.replace("-", " ")
-            raise reader.error(edge.line, f"edge {'feeds' if node == edge.target else 'reads'} {noun} {key!r} "
-                                          f"of node {node!r}, but step {step.name!r} has no such {noun}"
-                                          f"{suggest(key, names)}")
+            reader.note(edge.line, f"the edge {'feeds' if node == edge.target else 'reads'} {noun} {key!r} of node "
+                                   f"{node!r}, but step {step.name!r} has no such {noun}{suggest(key, names)}; it "
+                                   "carries nothing and only orders the nodes", key=f"end:{node}.{kind}.{key}")
+            edge.source_kind = edge.target_kind = "dependency"
+            edge.source_key = edge.target_key = ""
+            return
 
 
 def check_cycles(reader: Reader, pipeline: PipelineSpec) -> None:

@@ -1,39 +1,23 @@
-"""What a pipeline file says, checked and resolved: plain dataclasses, no Airflow."""
+"""What a pipeline file says, checked and resolved: plain dataclasses, no Airflow.
+
+A step's parameters are Valohai's own ``Parameter`` objects (valohai-yaml), as its parser read them.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-
-@dataclass
-class ParameterSpec:
-    """A step parameter (Valohai's ``parameters`` item).
-
-    :param type: ``integer``, ``float``, ``string`` or ``flag``.
-    :param multiple: ``None``, ``"repeat"`` (pass-as once per value) or ``"separate"`` (one pass-as,
-        values joined by ``separator``).
-    """
-
-    name: str
-    type: str = "string"
-    default: Any = None
-    optional: bool = False
-    description: str | None = None
-    pass_as: str | None = None
-    pass_true_as: str | None = None
-    pass_false_as: str | None = None
-    multiple: str | None = None
-    separator: str = ","
-    choices: list | None = None
-    min: float | None = None
-    max: float | None = None
-    line: int = 0
+from valohai_yaml.objs.parameter import Parameter
 
 
 @dataclass
 class InputSpec:
-    """A step input. ``download`` is ``always`` (staged) or ``on-demand`` (URLs only)."""
+    """A step input. ``download`` is ``always`` (staged) or ``on-demand`` (URLs only).
+
+    ``default`` may hold ``{parameter:NAME}`` placeholders (rendered from the run's values) and Valohai
+    ``datum://`` URLs (resolved when the step runs).
+    """
 
     name: str
     default: list[str]
@@ -59,16 +43,23 @@ class StepSpec:
     mounts: list
     description: str | None
     line: int
-    parameters: dict[str, ParameterSpec] = field(default_factory=dict)
+    parameters: dict[str, Parameter] = field(default_factory=dict)
     queue: str | None = None
     time_limit: int | None = None  # seconds
     env_descriptions: dict[str, str] = field(default_factory=dict)  # environment variable -> its description
     raw: Any = None  # the step's YAML mapping, for node overrides
+    parameter_lines: dict[str, int] = field(default_factory=dict)
+    problem: str | None = None  # why the step cannot run (a mount that cannot be made): it fails with this
+    commit_empty: bool = False
 
 
 @dataclass
 class TaskBlueprint:
-    """A ``- task:`` item: a parameter sweep over a step, resolved to its variants."""
+    """A ``- task:`` item: a parameter sweep over a step, resolved to its variants.
+
+    ``problem``: why Airflow cannot run it (an optimizer task, a rule it cannot follow); a node that uses
+    it fails with that when it runs.
+    """
 
     name: str
     step: str
@@ -76,6 +67,7 @@ class TaskBlueprint:
     max_active: int | None
     line: int
     description: str | None = None
+    problem: str | None = None
 
 
 @dataclass
@@ -118,6 +110,8 @@ class NodeSpec:
     blueprint: str | None = None  # the ``- task:`` it runs
     max_active: int | None = None
     description: str | None = None  # the blueprint's
+    problem: str | None = None  # why the node cannot run: it fails with this when it runs
+    actions: list = field(default_factory=list)  # Valohai node actions (NodeAction)
 
 
 @dataclass
@@ -125,7 +119,7 @@ class ParamDef:
     """One Airflow Param of a DAG. ``sweep``: a list of values, one mapped task per value."""
 
     key: str
-    spec: ParameterSpec
+    spec: Parameter
     default: Any
     has_default: bool
     description: str | None

@@ -1,65 +1,73 @@
-"""A step's ``inputs`` item -> :class:`InputSpec`: its default URLs, directory layout, download mode, file name."""
+"""A step's input, as Valohai's parser read it -> :class:`InputSpec`: its default URLs (checked, made
+absolute), directory layout, download mode, file name.
+
+What Valohai takes and Airflow can only do when the step runs is kept, not refused: a ``datum://``
+default (resolved when the step runs: :mod:`airflow_datastores.versions.datums`), a default with
+``{parameter:NAME}`` in it (rendered from the run's values), a URL of a kind no store reads (noted; the
+step that stages it fails naming it). An empty default is no default; a default without a scheme
+(``data/train.csv``) is a file beside the YAML file, as it is a file of the repository on Valohai.
+"""
 
 from __future__ import annotations
 
 import os
-from typing import Any
 
-from airflow_datastores.pipelines.keys import INPUT_KEYS
+from valohai_yaml.objs.input import Input
+
+from airflow_datastores.pipelines import parameters as P
 from airflow_datastores.pipelines.model import InputSpec
 from airflow_datastores.pipelines.reader import Reader
+from airflow_datastores.pipelines.yamlfile import Map, line_of
+
+DATUM_SCHEME = "datum://"
 
 
-def read_input(reader: Reader, item: Any, line: int, step: str) -> InputSpec:
-    """An input of ``step`` (how errors name the step), checked."""
-    from airflow_datastores.inputs.spec import KEEP_DIRECTORIES  # not at the top: importing pipelines stays light
+def read_input(reader: Reader, item: Input, raw: Map, step: str, *, directory: str) -> InputSpec:
+    """An input of ``step`` (how messages name the step); ``raw`` its YAML mapping (for lines).
 
-    item = reader.mapping(item, line, f"an input of {step}", INPUT_KEYS)
-    name = reader.required_name(item, f"an input of {step}")
-    what = f"input {name!r} of {step}"
-    default = item.get("default")
-    defaults = [] if default is None else [default] if isinstance(default, str) else default
-    if not isinstance(defaults, list):
-        raise reader.error(item.key_lines["default"], f"'default' of {what} must be a URL or a list of URLs")
-    lines = getattr(defaults, "item_lines", None) or [item.key_lines.get("default", line)] * len(defaults)
-    urls = [input_url(reader, url, url_line, what) for url, url_line in zip(defaults, lines, strict=True)]
-    keep = item.get("keep-directories", "none")
-    keep = {True: "full", False: "none", None: "none"}.get(keep, keep) if isinstance(keep, (bool, type(None))) \
-        else keep
-    if keep not in KEEP_DIRECTORIES:
-        raise reader.error(item.key_lines["keep-directories"], f"keep-directories of {what} is {keep!r}; use one "
-                                                               f"of {', '.join(KEEP_DIRECTORIES)}, true or false")
-    download = reader.typed(item, "download", str, what, default="always")
-    if download not in ("always", "on-demand"):
-        raise reader.error(item.key_lines["download"], f"'download' of {what} is {download!r}; use always or "
-                                                       "on-demand")
-    filename = reader.typed(item, "filename", str, what)
+    :param directory: the YAML file's directory, which relative defaults are in.
+    """
+    what = f"input {item.name!r} of {step}"
+    defaults = item.default if isinstance(item.default, list) else [item.default]
+    urls = []
+    for index, url in enumerate(defaults):
+        if url is None or (isinstance(url, str) and not url.strip()):
+            continue  # `default: ''`: no default
+        line = line_of(raw, ["default", index] if isinstance(item.default, list) else ["default"])
+        urls.append(input_url(reader, str(url).strip(), line, what, directory=directory))
+    filename = item.filename
     if filename is not None and (os.path.isabs(filename) or "/" in filename or filename in ("", ".", "..")):
-        raise reader.error(item.key_lines["filename"], f"'filename' of {what} must be a plain file name, not "
-                                                       f"{filename!r}")
-    return InputSpec(name=name, default=urls, optional=reader.typed(item, "optional", bool, what, default=False),
-                     keep_directories=keep, line=line, filename=filename, download=download,
-                     description=reader.typed(item, "description", str, what))
+        reader.note(line_of(raw, ["filename"]), f"'filename' of {what} is {filename!r}, which is not a plain file "
+                                                "name; it is not used", key=f"filename:{what}")
+        filename = None
+    return InputSpec(name=item.name, default=urls, optional=item.optional,
+                     keep_directories=item.keep_directories.value, line=raw.line, filename=filename,
+                     download=item.download.value, description=item.description)
 
 
-def input_url(reader: Reader, url: Any, line: int, what: str) -> str:
-    """``url`` checked to be a store URL or a ``datastore://``, ``alias://`` or ``dataset://`` reference;
-    ``file:relative`` made absolute
-    (against the file's directory)."""
+def input_url(reader: Reader, url: str, line: int, what: str, *, directory: str) -> str:
+    """``url`` as staging reads it: ``file:relative`` and a path without a scheme made absolute against the
+    YAML file's directory; a URL no store reads noted (the step fails on it when it runs)."""
     from airflow_datastores.errors import DataStoreError
     from airflow_datastores.stores.registry import split_url
     from airflow_datastores.versions.references import is_reference, parse_reference
 
-    if not isinstance(url, str):
-        raise reader.error(line, f"{what}: {url!r} is not a URL")
-    if url.startswith("datum://"):
-        raise reader.error(line, f"{what}: {url!r} is a Valohai datum URL (a file's id in Valohai), which this "
-                                 "provider cannot resolve; give the store URL of the file (s3://, gs://, az://, "
-                                 "swift://, https://, file:), a datastore:// reference, an alias:// or a dataset://")
+    if url.startswith(DATUM_SCHEME):
+        reader.note(line, f"{what}: {url!r} is a Valohai datum; it is looked up when the step runs, in "
+                          "[datastores] datums (id -> URL), then as an alias that names a file (airflow-datastores "
+                          "alias set ... --path). A run can give the input another URL", key=f"url:{url}")
+        return url
+    if P.placeholders(url):
+        return url  # rendered from the run's parameter values when the step runs
     if url.startswith("file:") and not url.startswith("file://"):
-        url = "file://" + os.path.normpath(os.path.join(reader.directory, url[len("file:"):]))
+        url = "file://" + os.path.normpath(os.path.join(directory, url[len("file:"):]))
+    elif "://" not in url and not url.startswith("/"):
+        url = "file://" + os.path.normpath(os.path.join(directory, url))
+    elif url.startswith("/"):
+        url = "file://" + os.path.normpath(url)
     try:
         parse_reference(url) if is_reference(url) else split_url(url)
     except DataStoreError as err:
-        raise reader.error(line, f"{what}: {err}") from None
+        reader.note(line, f"{what}: {err}; the step fails on it when it runs, unless a run gives the input "
+                          "another URL", key=f"url:{url}")
     return url

@@ -1,6 +1,14 @@
-"""YAML with line numbers: every mapping and list remembers where it starts, so errors name the line."""
+"""YAML with line numbers: every mapping and list remembers where it starts, so messages name the line.
+
+A key written twice in one mapping keeps its last value, as PyYAML (and so Valohai) reads it; the
+loader remembers both lines so the reader can say so.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import yaml
 
@@ -21,20 +29,35 @@ class List(list):
     item_lines: list
 
 
+@dataclass(frozen=True)
+class RepeatedKey:
+    """``key`` written on ``first`` and again on ``last`` in one mapping; the last value is kept."""
+
+    key: Any
+    first: int
+    last: int
+
+
 class _Loader(yaml.SafeLoader):
     """SafeLoader whose mappings and lists remember the line they start on."""
 
+    def __init__(self, stream) -> None:
+        super().__init__(stream)
+        self.repeated: list[RepeatedKey] = []
+
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> Map:
+    loader.flatten_mapping(node)  # YAML merge keys (<<: *anchor), as SafeLoader reads them
     result = Map()
     result.line = node.start_mark.line + 1
     result.key_lines = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
-        if key in result:
-            raise PipelineError(f"{key_node.start_mark.line + 1}: key {key!r} appears twice")
+        line = key_node.start_mark.line + 1
+        if key in result.key_lines:
+            loader.repeated.append(RepeatedKey(key=key, first=result.key_lines[key], last=line))
         result[key] = loader.construct_object(value_node, deep=True)
-        result.key_lines[key] = key_node.start_mark.line + 1
+        result.key_lines[key] = line
     return result
 
 
@@ -49,20 +72,40 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _constru
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
 
 
-def load_yaml(text: str, *, name: str):
-    """Parse ``text`` (the file called ``name``) into Map/List values.
+def load_yaml(text: str, *, name: str) -> tuple[Any, list[RepeatedKey]]:
+    """Parse ``text`` (the file called ``name``) into Map/List values, and the keys written twice.
 
-    :raises PipelineError: ``name:line: ...`` for invalid YAML or a repeated key.
+    :raises PipelineError: ``name:line: ...`` for text that is not YAML.
     """
+    loader = _Loader(text)
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
-    except PipelineError as err:
-        raise PipelineError(f"{name}:{err}") from None
+        return loader.get_single_data(), loader.repeated
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
         line = mark.line + 1 if mark else 1
         problem = getattr(err, "problem", None) or str(err)
         raise PipelineError(f"{name}:{line}: this is not valid YAML: {problem}") from None
+    finally:
+        loader.dispose()
+
+
+def line_of(document: Any, path: Sequence[Any], *, key: bool = False) -> int:
+    """The line of the value at ``path`` (keys and indexes from the top), or of its nearest ancestor.
+
+    :param key: for a mapping key at the end of ``path``, the line of the key rather than of its value.
+    """
+    line, node = getattr(document, "line", 1), document
+    for index, step in enumerate(path):
+        last = index == len(path) - 1
+        if isinstance(node, Map) and step in node:
+            line, node = node.key_lines[step], node[step]
+            if not (key and last):
+                line = getattr(node, "line", line)
+        elif isinstance(node, List) and isinstance(step, int) and 0 <= step < len(node):
+            line, node = node.item_lines[step], node[step]
+        else:
+            break
+    return line
 
 
 def merged(base: Map, override: Map) -> Map:
@@ -73,3 +116,12 @@ def merged(base: Map, override: Map) -> Map:
     result.update(override)
     result.key_lines.update(override.key_lines)
     return result
+
+
+def plain(value: Any) -> Any:
+    """``value`` with every Map and List made a plain dict and list (deep)."""
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value

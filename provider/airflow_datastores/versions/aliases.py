@@ -9,6 +9,9 @@ Each move is a new history entry written with a create-only write under the next
 So moving an alias is a compare-and-swap: of two movers that read the same last entry, one writes the
 next number and the other finds it taken, reads again and writes after it. No move is lost, the history
 is the order the moves happened in, and the alias points to its newest entry's version.
+
+An alias may name one file of the version (``path``), as a Valohai datum alias names a file: a reference
+through it then stages that file, and ``datum://<name>`` finds it (:mod:`.datums`).
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ class AliasEntry:
     set_at: str
     set_by: str
     scope: str  # "task" or "global"
+    path: str = ""  # one file of the version, or "" for all of it
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -101,11 +105,13 @@ def current(store: Store, name: str, *, dag_id: str | None = None, task_id: str 
 
 
 def set_alias(store: Store, name: str, *, dag_id: str, task_id: str, version_id: str = "latest",
-              scope: str = "task", set_by: str | None = None, logger: logging.Logger | None = None) -> AliasEntry:
+              scope: str = "task", path: str = "", set_by: str | None = None,
+              logger: logging.Logger | None = None) -> AliasEntry:
     """Point alias ``name`` at a committed version (``latest``: the newest now) and append that to its
     history. ``scope="task"`` names an alias of the task's versions, ``"global"`` one of the store.
 
-    :raises NotFound: the version is not committed.
+    :param path: one file of the version the alias names (as a Valohai datum alias does); all of it if empty.
+    :raises NotFound: the version is not committed, or has no file ``path``.
     :raises InvalidSpec: a bad name or scope.
     """
     logger = logger or log
@@ -113,12 +119,17 @@ def set_alias(store: Store, name: str, *, dag_id: str, task_id: str, version_id:
         raise InvalidSpec(f"scope={scope!r}: use 'task' or 'global'")
     version = (latest_version(store, dag_id, task_id) if version_id == "latest"
                else load_version(store, dag_id, task_id, version_id))
+    path = path.strip("/")
+    if path and not any(f.path == path for f in version.files):
+        raise NotFound(f"Alias {name!r}: version {version.version_id} of {dag_id}.{task_id} has no file {path!r}; "
+                       "it has: " + ", ".join(f.path for f in version.files[:10])
+                       + (" ..." if len(version.files) > 10 else ""))
     prefix = _prefix(name=name, dag_id=None if scope == "global" else dag_id, task_id=task_id)
     for _race in range(_MAX_RACES):
         keys = _entry_keys(store, prefix)
         last = _read(store, keys[-1]) if keys else None
         entry = AliasEntry(alias=name, sequence=last.sequence + 1 if last else 1, dag_id=dag_id,
-                           task_id=task_id, version_id=version.version_id, scope=scope,
+                           task_id=task_id, version_id=version.version_id, scope=scope, path=path,
                            set_at=datetime.now(UTC).isoformat(timespec="seconds"),
                            set_by=set_by or socket.gethostname())
         key = f"{prefix}{entry.sequence:0{_SEQUENCE_DIGITS}d}.json"
@@ -126,9 +137,10 @@ def set_alias(store: Store, name: str, *, dag_id: str, task_id: str, version_id:
             store.write_bytes(key, json.dumps(entry.to_dict(), sort_keys=True).encode(), create_only=True)
         except AlreadyExists:
             continue  # another mover took this number: read again and go after it
-        before = f" (was {last.version_id})" if last else ""
-        logger.info("Alias %s of %s now points to version %s%s", name,
-                    f"{dag_id}.{task_id}" if scope == "task" else "the store", version.version_id, before)
+        before = f" (was {last.version_id}{'/' + last.path if last.path else ''})" if last else ""
+        logger.info("Alias %s of %s now points to version %s%s%s", name,
+                    f"{dag_id}.{task_id}" if scope == "task" else "the store", version.version_id,
+                    f" file {path}" if path else "", before)
         return entry
     raise AlreadyExists(f"{store.url_for(prefix)}: alias {name!r} kept moving under us ({_MAX_RACES} tries); "
                         "try again")
@@ -173,4 +185,4 @@ def resolve_alias(store: Store, name: str, *, dag_id: str | None = None,
 
 
 def _entry(data: dict) -> AliasEntry:
-    return AliasEntry(**{k: data[k] for k in AliasEntry.__dataclass_fields__})
+    return AliasEntry(**{k: data[k] for k in AliasEntry.__dataclass_fields__ if k in data})

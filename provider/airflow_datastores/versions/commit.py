@@ -163,9 +163,9 @@ def snapshot(
         create_dataset_version(store, ref, versions=[(version, chosen)], base=base)
         logger.info("Created dataset version %s%s%s: %s", DATASET_SCHEME, ref, f" on {base}" if base else "",
                     plural(len(chosen), "file"))
-    for name in sorted({n for meta in sidecars.values() for n in meta.aliases}):
+    for name, path in sorted({(n, path) for path, meta in sidecars.items() for n in meta.aliases}):
         set_alias(store, name, dag_id=version.dag_id, task_id=version.task_id, version_id=version.version_id,
-                  set_by=f"sidecar of {version.dag_id}.{version.task_id} {version.run_id}", logger=logger)
+                  path=path, set_by=f"sidecar of {version.dag_id}.{version.task_id} {version.run_id}", logger=logger)
     for entry in entries:
         logger.info("%s: %s, sha256 %s", entry.path, human_size(entry.size), entry.sha256)
     logger.info(

@@ -53,7 +53,8 @@ def resolve_reference(ref: str, *, conn_id: str | None = None) -> Selection:
     if parsed.version.startswith("@"):  # an alias: of the task, or (no task) of the store
         alias = parsed.version[1:]
         entry, version = resolve_alias(store, alias, dag_id=parsed.dag_id or None, task_id=parsed.task_id or None)
-        parsed = replace(parsed, dag_id=entry.dag_id, task_id=entry.task_id, version=entry.version_id)
+        parsed = replace(parsed, dag_id=entry.dag_id, task_id=entry.task_id, version=entry.version_id,
+                         path=parsed.path or entry.path)  # an alias that names one file stages that file
     elif parsed.version == "latest":
         version = latest_version(store, parsed.dag_id, parsed.task_id)
     else:

@@ -2,7 +2,7 @@
 
 A step writes ``model.pkl.metadata.json`` next to ``model.pkl`` (Valohai's shape): ``valohai.tags`` (a
 list of strings) become the file's tags, ``valohai.alias`` (a name or a list) aliases of the task moved
-to the committed version, ``valohai.dataset-versions`` dataset versions that list the file, and every
+to that file of the committed version (as a Valohai datum alias names the file), ``valohai.dataset-versions`` dataset versions that list the file, and every
 other key a property of the file (any JSON). The sidecar itself is not a file of the version. A step's ``tags=`` and ``properties=`` are the version's own.
 """
 

@@ -18,6 +18,8 @@ REFERENCE_SCHEME = "datastore://"
 ALIAS_SCHEME = "alias://"
 #: ``dataset://<name>/<version or latest>[/<path>]``: the files of a dataset version.
 DATASET_SCHEME = "dataset://"
+#: ``datum://<id or name>``: a Valohai datum, resolved by :mod:`airflow_datastores.versions.datums`.
+DATUM_SCHEME = "datum://"
 #: A dataset's name or version: letters, digits, ``.``, ``-``, ``_``.
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
@@ -47,15 +49,20 @@ class Reference:
 
 
 def is_reference(url: str) -> bool:
-    """Whether ``url`` names files of versions (``datastore://``, ``alias://``, ``dataset://``) rather than
-    objects of a store."""
-    return url.startswith((REFERENCE_SCHEME, ALIAS_SCHEME, DATASET_SCHEME))
+    """Whether ``url`` names files of versions (``datastore://``, ``alias://``, ``dataset://``, a Valohai
+    ``datum://``) rather than objects of a store."""
+    return url.startswith((REFERENCE_SCHEME, ALIAS_SCHEME, DATASET_SCHEME, DATUM_SCHEME))
 
 
 def parse_reference(ref: str) -> Reference:
     """``datastore://<dag>/<task>/<version id | latest | @alias>[/<path>][?store=]``,
     ``alias://<name>[/<path>][?store=]`` or ``dataset://<name>/<version | latest>[/<path>][?store=]``. :raises InvalidSpec: naming what to write instead."""
     parts = urlsplit(ref)
+    if parts.scheme == "datum":
+        ident = parts.netloc + unquote(parts.path).rstrip("/")
+        if not NAME.fullmatch(ident):
+            raise InvalidSpec(f"{ref!r} is not a datum URL; write datum://<id or alias name>")
+        return Reference("", "", f"datum:{ident}", "", _store_option(ref, parts.query))
     if parts.scheme == "dataset":
         base, _, query = ref.partition("?")
         name, version, path = parse_dataset_url(base)

@@ -21,6 +21,7 @@ import time
 from airflow_datastores.errors import MountFailed
 from airflow_datastores.mounts.drivers.base import ActiveMount, Driver
 from airflow_datastores.mounts.namespace import detach_mount, die_with_parent, is_mount_point
+from airflow_datastores.mounts.options import unknown_options
 from airflow_datastores.mounts.spec import Mount
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,11 @@ def userspace_config(mount: Mount, *, connect_timeout: float) -> dict:
             f"NFS mount {mount.describe()}: the userspace driver speaks NFS 3, 4.0 and 4.1, not {version}"
         )
     options = mount.options
+    unknown = unknown_options(mount)
+    if unknown:
+        raise MountFailed(f"NFS mount {mount.describe()}: the userspace driver does not know the option(s) "
+                          f"{', '.join(map(repr, unknown))}; remove them, or mount with the kernel's NFS client "
+                          "(driver: kernel) on a worker that has one")
     if options.get("sec", "sys") != "sys":
         raise MountFailed(f"NFS mount {mount.describe()}: the userspace driver supports sec=sys only")
     if options.get("proto", "tcp") not in ("tcp", "tcp6"):
