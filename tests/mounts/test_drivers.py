@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from airflow_datastores.mounts import Mount, MountFailed
+from airflow_datastores.mounts import Mount, MountError, MountFailed
 from airflow_datastores.mounts.drivers import (
     BindDriver,
     KernelNfsDriver,
@@ -91,3 +91,14 @@ def test_driver_choice():
         assert why == f"userspace NFS client (nfs-rs over FUSE) because {problem}"
         with pytest.raises(MountFailed, match=re.escape(f"asks for the kernel driver, but {problem}")):
             select_driver(Mount("h:/x", "/mnt/x", driver="kernel"))
+
+
+def test_an_option_we_do_not_know_goes_to_the_kernel_as_written_and_the_userspace_driver_refuses_it():
+    from airflow_datastores.mounts.drivers.kernel_nfs import kernel_nfs_arguments
+
+    with pytest.raises(MountError, match="'hot' is not a known nfs mount option"):
+        Mount("h:/x", "/mnt/x", options={"hot": True})  # a Python DAG author is told at once
+    lenient = Mount("h:/x", "/mnt/x", options={"vers": "4.1", "hot": True, "cache": "fs"}, strict_options=False)
+    assert kernel_nfs_arguments(lenient) == ["-t", "nfs", "-o", "vers=4.1,hot,cache=fs", "--", "h:/x", "/mnt/x"]
+    with pytest.raises(MountFailed, match="the userspace driver does not know the option\\(s\\) 'hot', 'cache'"):
+        userspace_config(lenient, connect_timeout=1)

@@ -34,3 +34,32 @@ def test_step_with_nfs_mount_commits_a_derived_version(airflow_db, nfs_share):
     assert store.read_bytes(version.files[0].key) == b"42\n"
     with open("/proc/self/mounts") as handle:
         assert "/mnt/datastores-nfs" not in handle.read()
+
+
+def test_a_yaml_steps_unknown_mount_option_fails_the_step_naming_it(airflow_db, nfs_share, capfd):
+    import os
+
+    from ..core.dagfiles import dags_folder
+
+    folder = os.path.join(dags_folder(), "nfs_yaml")
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "valohai.yaml"), "w") as handle:
+        handle.write(f"""\
+- step:
+    name: peek
+    command: ls /mnt/datastores-nfs
+    mounts:
+      - source: "{nfs_share.source}"
+        destination: /mnt/datastores-nfs
+        type: nfs
+        driver: userspace
+        options: {{port: {nfs_share.server.port}, hot: true}}
+""")
+    dag = load_dag("""
+        from airflow_datastores import load_pipelines
+        dags = load_pipelines("nfs_yaml/valohai.yaml", namespace=globals())
+    """, "peek")
+    run = dag.test()
+    assert task_state(run, "peek") == "failed"
+    out = capfd.readouterr()
+    assert "the userspace driver does not know the option(s) 'hot'" in out.out + out.err

@@ -6,13 +6,13 @@ import logging
 import os
 
 import pytest
+from valohai_yaml.objs.parameter import Parameter
 
 from airflow_datastores.pipelines import PipelineError, load_pipelines, read_pipelines
 from airflow_datastores.pipelines import parameters as P
-from valohai_yaml.objs.parameter import Parameter
-from airflow_datastores.pipelines.variants import grid, style_values
 from airflow_datastores.pipelines.parse import read_file
 from airflow_datastores.pipelines.reader import Reader
+from airflow_datastores.pipelines.variants import grid, style_values
 from tests.pipelines.test_yaml_pipelines import assert_mistake, assert_noted
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
@@ -139,7 +139,7 @@ def test_sweeps_are_mapped_over_their_variants(dags):
 
 # Each note the constructs fixture gives: (text on the line it names, how the note starts).
 NOTES = [
-    ("image: busybox", "'image' of step 'Batch feature extraction': the step runs in the Airflow worker's"),
+    ("image: busybox", "'image' of step 'Batch feature extraction': steps run in the Airflow worker's environment"),
     ("category: features", "'category' of step 'Batch feature extraction'"),
     ("icon:", "'icon' of step 'Batch feature extraction'"),
     ("source-path: extract.py", "'source-path' of step 'Batch feature extraction'"),
@@ -158,7 +158,6 @@ NOTES = [
     ("- endpoint:", "endpoint: Airflow does not deploy Valohai endpoints"),
     ("on-error:", "'on-error' of node 'extract' of pipeline 'Training Pipeline'"),
     ("actions:", "'actions' of node 'extract' of pipeline 'Training Pipeline'"),
-    ("image: python:3.11", "'image' of the override of node 'train' of pipeline 'Training Pipeline'"),
     ("configuration:", "'configuration' of edge 2 of pipeline 'Training Pipeline'"),
 ]
 
@@ -418,7 +417,6 @@ def test_names_that_slug_alike_get_unique_ids(tmp_path):
 
 
 def test_a_bad_third_mount_is_named_by_its_index_and_line(tmp_path):
-    from airflow_datastores.pipelines import PipelineError, read_pipelines
 
     path = tmp_path / "mounts.yaml"
     path.write_text(

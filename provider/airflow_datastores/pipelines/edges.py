@@ -27,7 +27,7 @@ def read_edge(reader: Reader, edge: ValohaiEdge, line: int, what: str) -> Edge:
     """An edge of the pipeline ``what`` (Valohai's ``Edge``, on ``line``). One that carries nothing Airflow
     can (a kind pair not in :data:`EDGE_KINDS`) is noted and kept as a dependency: it orders its nodes."""
     kinds = (edge.source_type, edge.target_type)
-    if "deployment" in kinds or "file" in kinds:  # into a deployment node: skipped with the node
+    if {"deployment", "file", "dependency"} & set(kinds):  # order only (into a deployment: skipped with it)
         return Edge(source=edge.source_node, source_kind="dependency", source_key="", target=edge.target_node,
                     target_kind="dependency", target_key="", line=line)
     if kinds not in EDGE_KINDS:
@@ -61,6 +61,11 @@ def check_edges(reader: Reader, pipeline: PipelineSpec, *, known: set[str]) -> N
     for edge in pipeline.edges:
         _check_ends(reader, pipeline, edge, what, known)
     for edge in pipeline.edges:
+        if edge.source_kind == "metadata":
+            reader.note(edge.line, f"the edge {edge.source}.metadata.{edge.source_key} -> {edge.target}.parameter."
+                                   f"{edge.target_key} needs Valohai execution metadata, which is not collected yet: "
+                                   f"node {edge.target!r} runs with the parameter's own value",
+                        key=f"metadata:{edge.line}")
         if edge.target_kind in ("dependency", "input"):
             continue
         slot = (edge.target, edge.target_kind, edge.target_key)

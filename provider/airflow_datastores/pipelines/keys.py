@@ -13,8 +13,8 @@ from typing import Any
 from airflow_datastores.pipelines.reader import Reader
 from airflow_datastores.pipelines.schema import describe
 
-_IMAGE = ("the step runs in the Airflow worker's environment, not in image {value!r}; install what it needs on "
-          "the workers (or run it with a KubernetesPodOperator)")
+_IMAGE = ("steps run in the Airflow worker's environment, not in their images (this one: {value!r}); install "
+          "what they need on the workers (or run them with a KubernetesPodOperator). Noted once for the file")
 _PRESET = "Valohai runtime presets have no Airflow meaning"
 _AUTORESTART = "Airflow restarts a failed task by its 'retries', not on a spot-instance interruption"
 STEP_NOTES = {
@@ -46,6 +46,9 @@ PIPELINE_PARAMETER_NOTES = {"category": PARAMETER_NOTES["category"]}
 DEPLOYMENT_HELP = ("Airflow does not run Valohai deployments: deploy from a step whose command pushes the "
                    "model to your serving platform")
 
+#: Keys most steps of a file write: noted once for the file.
+ONCE = {"image"}
+
 #: Where each table applies: (item kind, list key or None, sub-key or None) -> notes.
 _WHERE: list[tuple[str, tuple[str, ...], dict[str, str]]] = [
     ("step", (), STEP_NOTES),
@@ -72,7 +75,8 @@ def note_valohai_only_keys(reader: Reader, document: list, index: int) -> None:
                             if key in notes:
                                 text = notes[key].format(value=mapping[key])
                                 reader.note(reader.line([*path, key], key=True),
-                                            f"{describe(document, [*path, key])}: {text}", key=key)
+                                            f"{describe(document, [*path, key])}: {text}", key=key,
+                                            once=key in ONCE)
 
 
 

@@ -61,15 +61,17 @@ class Reader:
         """The line of the value at ``path`` in the document (see :func:`.yamlfile.line_of`)."""
         return line_of(self.document, path, key=key)
 
-    def note(self, line: int, message: str, *, key: str | None = None) -> None:
+    def note(self, line: int, message: str, *, key: str | None = None, once: bool = False) -> None:
         """One log line for something Airflow does differently (an error in strict mode).
 
         :param key: what the note is about; a (line, key) is noted once, even when a node's override
             reads its step again.
+        :param once: note ``key`` once in the file, on its first line (a key every step writes).
         """
-        if (line, key or message) in self._noted:
+        seen = (0 if once else line, key or message)
+        if seen in self._noted:
             return
-        self._noted.add((line, key or message))
+        self._noted.add(seen)
         if self.strict:
             raise self.error(line, f"{message} (strict mode; remove the key, or load with strict=False)")
         text = f"{self.name}:{line}: {message}"
