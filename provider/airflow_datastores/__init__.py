@@ -33,6 +33,8 @@ _PUBLIC = {
     "get_store": "airflow_datastores.stores.registry",
     "XCOM_INPUTS": "airflow_datastores.records",
     "XCOM_OUTPUTS": "airflow_datastores.records",
+    "XCOM_METADATA": "airflow_datastores.records",
+    "log_metadata": "airflow_datastores.operators.metadata",
     "DataStoreError": "airflow_datastores.errors",
     "InvalidSpec": "airflow_datastores.errors",
     "InputChanged": "airflow_datastores.errors",
@@ -57,6 +59,8 @@ __all__ = [
     "get_store",
     "XCOM_INPUTS",
     "XCOM_OUTPUTS",
+    "XCOM_METADATA",
+    "log_metadata",
     "DataStoreError",
     "InvalidSpec",
     "InputChanged",
@@ -70,12 +74,13 @@ if TYPE_CHECKING:
     from airflow_datastores.inputs.spec import Input
     from airflow_datastores.mounts.spec import Mount
     from airflow_datastores.operators._runtime import datastore_asset, outputs_of
+    from airflow_datastores.operators.metadata import log_metadata
     from airflow_datastores.operators.purge import PurgeVersionsOperator
     from airflow_datastores.operators.snapshot import SnapshotOutputsOperator
     from airflow_datastores.operators.stage import StageInputsOperator
     from airflow_datastores.operators.step import DatastoreStepOperator
     from airflow_datastores.pipelines import load_pipelines
-    from airflow_datastores.records import XCOM_INPUTS, XCOM_OUTPUTS
+    from airflow_datastores.records import XCOM_INPUTS, XCOM_METADATA, XCOM_OUTPUTS
     from airflow_datastores.stores.registry import get_store
     from airflow_datastores.versions.references import make_reference
 

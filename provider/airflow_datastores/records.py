@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field, fields
 XCOM_INPUTS = "datastore_inputs"
 #: XCom key of a step's committed version (``Version.to_record()``).
 XCOM_OUTPUTS = "datastore_outputs"
+#: The execution metadata a step printed (:mod:`airflow_datastores.execution_metadata`): last values, series.
+XCOM_METADATA = "datastore_metadata"
 
 
 @dataclass(kw_only=True)
@@ -59,6 +61,8 @@ class InputRecord(FileRecord):
         record of the same source (see :mod:`airflow_datastores.inputs.changes`).
     :param version_id: for a file of a committed version, that version (a reference's ``latest`` or
         alias resolved when the task started); ``alias`` the alias the input named, if any.
+    :param tags: for a file of a committed version, its tags; ``properties`` its JSON properties (from
+        the sidecar it was committed with).
     """
 
     name: str
@@ -73,6 +77,8 @@ class InputRecord(FileRecord):
     run_id: str | None = None
     version_id: str | None = None
     alias: str | None = None
+    tags: list[str] = field(default_factory=list)
+    properties: dict = field(default_factory=dict)
 
 
 @dataclass(kw_only=True)

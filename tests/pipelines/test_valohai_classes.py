@@ -43,8 +43,7 @@ EXPECTED = {
         ("name: deploy", "node 'deploy' of pipeline 'train-and-deploy' is a deployment node"),
         ("name: check-deployment", "node 'check-deployment' of pipeline 'train-and-deploy' is fed only by skipped "
                                    "deployment nodes, so it is skipped too")]),
-    "metadata_edges": ({"measure-then-tune": {"measure": set(), "tune": {"measure"}}}, [
-        ("measure.metadata.best_threshold", "needs Valohai execution metadata")]),
+    "metadata_edges": ({"measure-then-tune": {"measure": set(), "tune": {"measure"}}}, []),
     "fan_in": ({"split-and-combine": {"left": set(), "right": set(), "combine": {"left", "right"}}}, []),
     "required_input": ({"labelling": {"label": set()}}, [
         ("name: images", "input 'images' of node 'label' of pipeline 'labelling' has no default and no edge feeds "

@@ -35,8 +35,9 @@ def line_of(text: str) -> int:
 def test_names_become_ids_and_keep_their_display_names(dags):
     dag = dags["training_pipeline"]
     assert dag.dag_display_name == "Training Pipeline"
-    assert {t.task_id for t in dag.tasks} == {"extract", "train", "sweep-list__variants", "sweep-list",
-                                               "sweep-blueprint__variants", "sweep-blueprint", "train_model"}
+    assert {t.task_id for t in dag.tasks} == {"extract", "extract__actions", "train", "sweep-list__variants",
+                                               "sweep-list", "sweep-blueprint__variants", "sweep-blueprint",
+                                               "train_model"}
     assert dag.get_task("train_model").task_display_name == "Train Model"
     assert dag.get_task("train_model").upstream_task_ids == {"train"}  # dependency edge
 
@@ -116,7 +117,7 @@ def test_descriptions_become_the_dag_description_task_docs_and_param_help(dags):
 def test_reuse_executions_makes_every_step_reuse_and_datasets_are_inputs(dags, tmp_path):
     # reuse-executions: true -> reuse=True on every step of the pipeline, the sweeps' mapped tasks included
     dag = dags["training_pipeline"]
-    steps = [t for t in dag.tasks if not t.task_id.endswith("__variants")]
+    steps = [t for t in dag.tasks if not t.task_id.endswith(("__variants", "__actions"))]
     assert len(steps) == 5
     assert all((t.partial_kwargs["reuse"] if hasattr(t, "partial_kwargs") else t.reuse) is True for t in steps)
     path = tmp_path / "valohai.yaml"
@@ -157,7 +158,6 @@ NOTES = [
     ("a blueprint no node uses", "task 'random-rates' is used by no pipeline node, so it makes no DAG"),
     ("- endpoint:", "endpoint: Airflow does not deploy Valohai endpoints"),
     ("on-error:", "'on-error' of node 'extract' of pipeline 'Training Pipeline'"),
-    ("actions:", "'actions' of node 'extract' of pipeline 'Training Pipeline'"),
     ("configuration:", "'configuration' of edge 2 of pipeline 'Training Pipeline'"),
 ]
 
@@ -376,7 +376,7 @@ def test_the_dags_serialize_as_the_dag_processor_stores_them(dags):
     from airflow.serialization.serialized_objects import DagSerialization
 
     back = DagSerialization.from_dict(DagSerialization.to_dict(dags["training_pipeline"]))
-    assert len(back.tasks) == 7 and back.params["epochs"] == 4
+    assert len(back.tasks) == 8 and back.params["epochs"] == 4
     assert back.get_task("train").doc_md == dags["training_pipeline"].get_task("train").doc_md
 
 

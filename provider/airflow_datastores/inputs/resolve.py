@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import posixpath
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from airflow_datastores.errors import InvalidSpec, NotFound
 from airflow_datastores.inputs.spec import Input
@@ -39,6 +40,8 @@ class SourceFile:
     source: str = ""
     version_id: str | None = None
     alias: str | None = None
+    tags: tuple[str, ...] = ()
+    properties: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -98,6 +101,8 @@ def _resolve_url(spec: Input, url: str) -> list[SourceFile]:
                 source=selection.source(f),
                 version_id=selection.version.version_id,
                 alias=selection.alias,
+                tags=tuple(f.tags),
+                properties=dict(f.properties),
             )
             for f in selection.files
         ]

@@ -182,4 +182,6 @@ def _record(source: SourceFile, target: str, digests: Mapping[str, str], *, cach
         cached=cached,
         version_id=source.version_id,
         alias=source.alias,
+        tags=list(source.tags),
+        properties=dict(source.properties),
     )

@@ -59,14 +59,19 @@ def route_to_child_handler(send: Callable[[Any], None]) -> None:
 
 
 class LineLogger:
-    """Feed it bytes; it logs each complete line to ``logger`` (a leading ``LEVEL`` picks the level)."""
+    """Feed it bytes; it logs each complete line to ``logger`` (a leading ``LEVEL`` picks the level).
+
+    :param on_line: also called with each line's text (a step's execution metadata is read from them).
+    """
 
     def __init__(
-        self, logger: logging.Logger, *, parse_level: bool = False, level: int = logging.INFO
+        self, logger: logging.Logger, *, parse_level: bool = False, level: int = logging.INFO,
+        on_line: Callable[[str], Any] | None = None,
     ) -> None:
         self.logger = logger
         self.parse_level = parse_level
         self.level = level
+        self.on_line = on_line
         self._buffer = b""
 
     def feed(self, data: bytes) -> None:
@@ -93,6 +98,8 @@ class LineLogger:
                 # Continuation lines (a traceback) keep the level of the line that started them.
                 self.level, level, text = parsed, parsed, rest
         self.logger.log(level, "%s", text)
+        if self.on_line is not None:
+            self.on_line(text)
 
 
 def _is_plain(value: Any) -> bool:

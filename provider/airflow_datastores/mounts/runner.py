@@ -87,23 +87,28 @@ def run_command_with_mounts(
     env: Mapping[str, str] | None = None,
     cwd: str | os.PathLike | None = None,
     log: logging.Logger | None = None,
+    on_line: Callable[[str], Any] | None = None,
+    own: Sequence[str] = (),
 ) -> int:
     """Run ``argv`` (a list, never a shell string) with ``mounts`` in place; return its exit code.
 
-    Its stdout and stderr stream line by line to ``log`` while it runs. A command killed by a
-    signal returns minus the signal number, as :mod:`subprocess` does.
+    Its stdout and stderr stream line by line to ``log`` (and ``on_line``) while it runs. A command
+    killed by a signal returns minus the signal number, as :mod:`subprocess` does.
+
+    :param own: destinations of mounts that show the task its own directories elsewhere (the
+        ``/valohai/...`` paths of a YAML step): not announced as unversioned data.
     """
     if isinstance(argv, (str, bytes)):
         raise TypeError("argv must be a list of arguments, not a string; nothing here goes through a shell")
-    plan = _prepare(mounts)
-    output = LineLogger(log or logging.getLogger("airflow_datastores.mounts.command"))
+    plan = _prepare(mounts, own=own)
+    output = LineLogger(log or logging.getLogger("airflow_datastores.mounts.command"), on_line=on_line)
     return _run(plan, _CommandBody(list(argv), env=env, cwd=cwd), output=output)
 
 
 # --- in the task's process --------------------------------------------------------------------
 
 
-def _prepare(mounts: Sequence[Mount | dict | str]) -> _Plan:
+def _prepare(mounts: Sequence[Mount | dict | str], *, own: Sequence[str] = ()) -> _Plan:
     """Parse, pick drivers, check privilege and reachability, warn: everything before the fork."""
     parsed = parse_mounts(list(mounts))
     if not parsed:
@@ -116,7 +121,9 @@ def _prepare(mounts: Sequence[Mount | dict | str]) -> _Plan:
         log.info("Mount %s: %s", mount.describe(), why)
         plan.append((mount, driver))
     check_mounts_reachable(parsed, timeout=CHECK_TIMEOUT)
-    log.warning(NOT_VERSIONED, ", ".join(mount.describe() for mount in parsed))
+    data = [mount for mount in parsed if mount.destination not in own]
+    if data:
+        log.warning(NOT_VERSIONED, ", ".join(mount.describe() for mount in data))
     return plan
 
 

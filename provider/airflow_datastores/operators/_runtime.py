@@ -256,6 +256,7 @@ def commit_for_task(
     properties: Mapping | None = None,
     dataset_version: str | None = None,
     promote: Sequence[tuple[str, str]] = (),
+    execution_metadata: Mapping | None = None,
     logger: logging.Logger,
 ) -> Version:
     """Snapshot ``outputs_dir`` as this task run's version, push its record, and announce the asset.
@@ -264,6 +265,7 @@ def commit_for_task(
     :param tags: tags of the version; ``properties`` its JSON properties.
     :param dataset_version: ``<dataset>/<version>`` to create from the new version's files.
     :param promote: ``(alias, path)`` of the task to move to the new version (a file of it, if ``path``).
+    :param execution_metadata: what the step printed as metadata, kept in the manifest.
     """
     target = get_store(store, conn_id=conn_id)
     version = snapshot(
@@ -274,6 +276,7 @@ def commit_for_task(
         dataset_version=dataset_version,
         producer=producer(context),
         inputs=[dict(r) for r in inputs],
+        execution_metadata=execution_metadata,
         max_concurrency=config.max_concurrency(),
         logger=logger,
     )

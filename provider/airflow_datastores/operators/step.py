@@ -30,6 +30,7 @@ from airflow_datastores.operators._runtime import (
     task_dirs,
 )
 from airflow_datastores.operators._state import save_records
+from airflow_datastores.operators.metadata import new_collector, push_metadata, reading_stdout
 from airflow_datastores.stores.registry import get_store
 from airflow_datastores.versions import Version
 from airflow_datastores.versions.reuse import reuse_key, run_once
@@ -139,6 +140,9 @@ class DatastoreStepOperator(LineageMixin, BaseOperator):
         self.environment = dict(environment or {})
         self.cwd = cwd
         self._process: subprocess.Popen | None = None
+        self._metadata = new_collector()
+        self._records: list[dict] = []  # the staged inputs' records, for the body (a YAML step's config)
+        self._own_mounts: list[dict] = []  # mounts of the task's own directories (not announced as data)
         if self.has_dag():
             self.outlets = [*self.outlets, datastore_asset(self.dag_id, self.task_id)]
 
@@ -168,17 +172,22 @@ class DatastoreStepOperator(LineageMixin, BaseOperator):
                 raise AirflowSkipException(str(skip)) from None
             input_names = sorted({r.name for r in staged.records} | _input_names(self.inputs))
             records = record_dicts(staged.records, inputs_dir=dirs.inputs)
+            self._records = records
             returned: list[Any] = [None]
+            self._metadata = new_collector()
 
             def run_and_commit() -> Version:
                 returned[0] = self.run_body(context, dirs, input_names)
+                summary = self._metadata.summary()
                 return commit_for_task(
                     context, outputs_dir=dirs.outputs, store=self.store, conn_id=self.conn_id,
                     inputs=records, tags=self.tags, properties=self.properties,
-                    dataset_version=self.dataset_version, promote=self.promote, logger=self.log,
+                    dataset_version=self.dataset_version, promote=self.promote,
+                    execution_metadata=summary if summary["count"] else None, logger=self.log,
                 )
 
             version = self._reuse_or(run_and_commit, context, records) if self.reuse else run_and_commit()
+            push_metadata(context, version.execution_metadata, logger=self.log)
             result = returned[0]
             push_inputs(context, records)
             save_records(context, records, version=version.to_record())
@@ -226,7 +235,8 @@ class DatastoreStepOperator(LineageMixin, BaseOperator):
             from airflow_datastores.mounts import run_with_mounts
 
             return run_with_mounts(self.mounts, self.python_callable, **kwargs)
-        return self.python_callable(**kwargs)
+        with reading_stdout(self._metadata):  # what it prints as JSON is its execution metadata
+            return self.python_callable(**kwargs)
 
     def _run_command(self, dirs: TaskDirs, input_names: Sequence[str]) -> None:
         script = self.command if isinstance(self.command, str) else "\n".join(self.command)
@@ -239,10 +249,12 @@ class DatastoreStepOperator(LineageMixin, BaseOperator):
         cwd = self.cwd or os.path.join(dirs.base, "work")
         os.makedirs(cwd, exist_ok=True)
         self.log.info("Running command in %s:\n%s", cwd, script)
-        if self.mounts:
+        mounts = [*self.mounts, *self._own_mounts]
+        if mounts:
             from airflow_datastores.mounts import run_command_with_mounts
 
-            code = run_command_with_mounts(self.mounts, argv, env=env, cwd=cwd, log=self.log)
+            code = run_command_with_mounts(mounts, argv, env=env, cwd=cwd, log=self.log, on_line=self._metadata.feed,
+                                           own=[m["destination"] for m in self._own_mounts])
         else:
             code = self._stream(argv, env=env, cwd=cwd)
         if code != 0:
@@ -258,7 +270,9 @@ class DatastoreStepOperator(LineageMixin, BaseOperator):
         )
         assert self._process.stdout is not None
         for line in iter(self._process.stdout.readline, b""):
-            self.log.info("%s", line.decode(errors="replace").rstrip("\n"))
+            text = line.decode(errors="replace").rstrip("\n")
+            self.log.info("%s", text)
+            self._metadata.feed(text)
         return self._process.wait()
 
     def on_kill(self) -> None:

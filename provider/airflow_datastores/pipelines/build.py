@@ -34,7 +34,8 @@ def build_dag(pipeline: PipelineSpec, *, directory: str):
     with DAG(dag_id=pipeline.dag_id, schedule=pipeline.schedule, start_date=start_date, catchup=pipeline.catchup,
              description=pipeline.description, tags=["datastores", "yaml", *pipeline.tags], params=params,
              **display) as dag:
-        tasks: dict[str, Any] = {}
+        tasks: dict[str, Any] = {}  # node -> its task (whose XCom holds its version)
+        followed: dict[str, Any] = {}  # node -> what the nodes after it follow (its last action, else it)
         resolved: dict[str, dict[str, Any]] = {}  # node -> input -> what it stages (for input->input edges)
         for name in topological_order(pipeline):
             node = pipeline.nodes[name]
@@ -45,17 +46,18 @@ def build_dag(pipeline: PipelineSpec, *, directory: str):
                 doc = {"doc_md": node.description} if node.description else {}
                 variants = SweepVariantsOperator(task_id=f"{node.task_id}__variants", variants=node.variants or [{}],
                                                  swept=pipeline.swept.get(name, {}), problem=node.problem,
+                                                 metadata_swept=_metadata_sources(pipeline, node),
                                                  task_display_name=f"{node.name}: variants", **doc)
                 mapped = {"max_active_tis_per_dag": node.max_active} if node.max_active else {}
                 task = YamlStepOperator.partial(**kwargs, **mapped).expand(variant=XComArg(variants))
             else:
                 task = YamlStepOperator(**kwargs)
-            for edge in pipeline.edges:  # every edge orders its two nodes, whatever it carries
+            first = variants if node.type == "task" else task
+            for edge in pipeline.edges:  # every edge orders its two nodes (after the source's actions)
                 if edge.target == name:
-                    upstream = tasks[edge.source]
-                    if edge.source_kind != "output":
-                        upstream >> (variants if node.type == "task" else task)
+                    followed[edge.source] >> first
             tasks[name] = task
+            followed[name] = add_actions(node, first=first, task=task)
     return dag
 
 
@@ -86,6 +88,12 @@ def _inputs(pipeline: PipelineSpec, node: NodeSpec, tasks: dict, resolved: dict,
     return inputs
 
 
+def _metadata_sources(pipeline: PipelineSpec, node: NodeSpec) -> dict[str, dict[str, str]]:
+    """Parameter -> the upstream task and metadata key a ``metadata -> parameter`` edge feeds it from."""
+    return {e.target_key: {"task_id": pipeline.nodes[e.source].task_id, "key": e.source_key}
+            for e in pipeline.edges if e.target == node.name and e.source_kind == "metadata"}
+
+
 def _step_kwargs(pipeline: PipelineSpec, node: NodeSpec, inputs: dict, directory: str) -> dict[str, Any]:
     step = node.step
     kwargs: dict[str, Any] = {
@@ -98,6 +106,9 @@ def _step_kwargs(pipeline: PipelineSpec, node: NodeSpec, inputs: dict, directory
         "on_demand": {s.name: list(s.default) for s in step.inputs.values() if s.download == "on-demand"},
         "filenames": {s.name: s.filename for s in step.inputs.values() if s.filename},
         "problem": node.problem or step.problem,
+        "step_name": step.name,
+        "pipeline_name": None if pipeline.steps_only else pipeline.name,
+        "metadata_sources": _metadata_sources(pipeline, node),
     }
     if node.name != node.task_id:
         kwargs["task_display_name"] = node.name
@@ -107,6 +118,31 @@ def _step_kwargs(pipeline: PipelineSpec, node: NodeSpec, inputs: dict, directory
         kwargs["execution_timeout"] = timedelta(seconds=step.time_limit)
     return kwargs
 
+
+
+def add_actions(node: NodeSpec, *, first, task):
+    """The node's actions as tasks around it (:mod:`.actions`); returns what its downstream tasks follow."""
+    from airflow.providers.standard.operators.hitl import ApprovalOperator
+    from airflow.providers.standard.operators.python import ShortCircuitOperator
+
+    from airflow_datastores.pipelines.actions import check_actions
+
+    last = task
+    for index, action in enumerate(node.actions):
+        suffix = "" if index == 0 else f"_{index + 1}"
+        if action.then == "require-approval":
+            ApprovalOperator(task_id=f"{node.task_id}__approval{suffix}", subject=f"Run {node.name}?",
+                             body=f"The pipeline waits for approval before node {node.name!r} starts (Valohai "
+                                  "require-approval).", task_display_name=f"{node.name}: approval") >> first
+        else:
+            check = ShortCircuitOperator(
+                task_id=f"{node.task_id}__actions{suffix}", python_callable=check_actions,
+                op_kwargs={"node_task_id": node.task_id, "node": node.name, "conditions": list(action.conditions),
+                           "then": action.then},
+                task_display_name=f"{node.name}: {action.then}")
+            last >> check
+            last = check
+    return last
 
 
 def task_doc(step: StepSpec) -> str | None:

@@ -61,11 +61,6 @@ def check_edges(reader: Reader, pipeline: PipelineSpec, *, known: set[str]) -> N
     for edge in pipeline.edges:
         _check_ends(reader, pipeline, edge, what, known)
     for edge in pipeline.edges:
-        if edge.source_kind == "metadata":
-            reader.note(edge.line, f"the edge {edge.source}.metadata.{edge.source_key} -> {edge.target}.parameter."
-                                   f"{edge.target_key} needs Valohai execution metadata, which is not collected yet: "
-                                   f"node {edge.target!r} runs with the parameter's own value",
-                        key=f"metadata:{edge.line}")
         if edge.target_kind in ("dependency", "input"):
             continue
         slot = (edge.target, edge.target_kind, edge.target_key)

@@ -111,7 +111,7 @@ class NodeSpec:
     max_active: int | None = None
     description: str | None = None  # the blueprint's
     problem: str | None = None  # why the node cannot run: it fails with this when it runs
-    actions: list = field(default_factory=list)  # Valohai node actions (NodeAction)
+    actions: list = field(default_factory=list)  # the node actions Airflow runs (actions.ActionSpec)
 
 
 @dataclass
@@ -150,8 +150,9 @@ class PipelineSpec:
     params: dict[str, ParamDef] = field(default_factory=dict)
     sources: dict[str, dict[str, str]] = field(default_factory=dict)
     swept: dict[str, dict[str, str]] = field(default_factory=dict)
-    input_params: dict[str, dict[str, str]] = field(default_factory=dict)  # steps-only DAGs
+    input_params: dict[str, dict[str, str]] = field(default_factory=dict)  # inputs given at trigger
     node_lines: dict[str, int] = field(default_factory=dict)
+    steps_only: bool = False  # a file without pipelines: one DAG per step
 
 
 def topological_order(pipeline: PipelineSpec) -> list[str]:

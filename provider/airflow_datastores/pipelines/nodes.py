@@ -11,6 +11,7 @@ from typing import Any
 
 from valohai_yaml.objs.pipelines import DeploymentNode, Pipeline, TaskNode
 
+from airflow_datastores.pipelines.actions import read_actions
 from airflow_datastores.pipelines.edges import check_edges, read_edge
 from airflow_datastores.pipelines.keys import DEPLOYMENT_HELP
 from airflow_datastores.pipelines.model import Edge, NodeSpec, PipelineSpec, StepSpec, TaskBlueprint
@@ -86,15 +87,13 @@ def read_node(reader: Reader, node: Any, raw: Map, path: list, what: str, steps:
     if problem:
         reader.note(reader.line(path), f"node {name!r} of {what} runs task {blueprint.name!r}, which cannot run "
                                        f"here: {problem}. The node fails when it runs", key=f"problem:{name}")
-    if node.actions:
-        reader.note(reader.line([*path, "actions"], key=True), f"'actions' of node {name!r} of {what}: Valohai node actions "
-                                                     "(conditions on metadata) are not run", key=f"actions:{name}")
+    actions = read_actions(reader, node.actions, line=reader.line([*path, "actions"], key=True),
+                           what=f"node {name!r} of {what}") if node.actions else []
     return NodeSpec(name=name, task_id=unique(slug(name), ids), step=step, type=kind, line=reader.line(path),
                     merge_mode=node.edge_merge_mode.value, variants=blueprint.variants if blueprint else [],
                     blueprint=blueprint.name if blueprint else None,
                     max_active=blueprint.max_active if blueprint else None,
-                    description=blueprint.description if blueprint else None, problem=problem,
-                    actions=list(node.actions))
+                    description=blueprint.description if blueprint else None, problem=problem, actions=actions)
 
 
 def _skipped(deployments: set[str], edges: list[Edge]) -> set[str]:

@@ -9,6 +9,7 @@ What the loader found Airflow cannot do (``problem``) fails the task here, when 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -35,6 +36,9 @@ class YamlStepOperator(DatastoreStepOperator):
     :param filenames: input name -> the file name a single staged file is also given.
     :param problem: why the step cannot run in Airflow (found when the file was loaded); the task fails
         with it, without retries.
+    :param step_name: the Valohai step the node runs; ``pipeline_name`` the pipeline (``execution.json``).
+    :param metadata_sources: parameter name -> ``{"task_id", "key"}``: a ``metadata -> parameter`` edge; the
+        parameter takes the last value the upstream task printed for that key (else its own value).
     """
 
     template_fields: Sequence[str] = (*DatastoreStepOperator.template_fields, "variant")
@@ -50,10 +54,16 @@ class YamlStepOperator(DatastoreStepOperator):
         on_demand: Mapping[str, Sequence[str]] | None = None,
         filenames: Mapping[str, str] | None = None,
         problem: str | None = None,
+        step_name: str | None = None,
+        pipeline_name: str | None = None,
+        metadata_sources: Mapping[str, Mapping[str, str]] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.problem = problem
+        self.metadata_sources = {k: dict(v) for k, v in (metadata_sources or {}).items()}
+        self.step_name = step_name
+        self.pipeline_name = pipeline_name
         self.parameters = [dict(p) for p in parameters]
         self.parameter_sources = dict(parameter_sources or {})
         self.variant = dict(variant or {})
@@ -73,6 +83,16 @@ class YamlStepOperator(DatastoreStepOperator):
                 value = self.variant[param.name]
             else:
                 value = params.get(self.parameter_sources.get(param.name, param.name), param.default)
+                source = self.metadata_sources.get(param.name)
+                if source:
+                    found, printed = upstream_metadata(context, source)
+                    if found:
+                        self.log.info("Parameter %s = %r: the last value of metadata key %r that %s printed",
+                                      param.name, printed, source["key"], source["task_id"])
+                        value = printed
+                    else:
+                        self.log.warning("%s printed no metadata key %r; parameter %s keeps %r", source["task_id"],
+                                         source["key"], param.name, value)
             try:
                 values[param.name] = P.cast(param, value)
             except ValueError as err:
@@ -133,18 +153,57 @@ class YamlStepOperator(DatastoreStepOperator):
             _gather(dirs.inputs, name, parts)
         for name, filename in self.filenames.items():
             _link_filename(os.path.join(dirs.inputs, name), filename, self.log)
-        config_dir = os.path.join(dirs.base, "config")
-        os.makedirs(config_dir, exist_ok=True)
-        with open(os.path.join(config_dir, "parameters.json"), "w") as handle:
-            json.dump(self._values, handle, indent=2, sort_keys=True)
-        env = {**self.environment, "VH_INPUTS_DIR": dirs.inputs, "VH_OUTPUTS_DIR": dirs.outputs,
-               "VH_CONFIG_DIR": config_dir}
+        self._valohai_environment(context, dirs)
         for name, urls in self.on_demand.items():
-            env[f"DATASTORE_INPUT_{_env_name(name)}_URLS"] = "\n".join(urls)
-        self.environment = env
+            self.environment[f"DATASTORE_INPUT_{_env_name(name)}_URLS"] = "\n".join(urls)
         if self.parameters:
             self.log.info("Parameters: %s", json.dumps(self._values, sort_keys=True, default=str))
         return super().run_body(context, dirs, sorted({*input_names, *self._groups}))
+
+    def _valohai_environment(self, context, dirs) -> None:
+        """What a Valohai step script finds (:mod:`.valohai_env`): config files, ``VH_*`` variables, and
+        the ``/valohai/...`` paths (bind mounts where the worker allows them, else the command's words)."""
+        from airflow_datastores.mounts.namespace import has_mount_privilege
+        from airflow_datastores.pipelines import valohai_env
+
+        ti = context["ti"]
+        config_dir = os.path.join(dirs.base, "config")
+        repository = self.cwd or os.path.join(dirs.base, "work")
+        os.makedirs(repository, exist_ok=True)
+        execution_id = str(getattr(ti, "id", "") or f"{ti.dag_id}.{ti.task_id}.{ti.run_id}.{ti.try_number}")
+        valohai_env.write_config(
+            config_dir, parameters=self._values,
+            inputs=valohai_env.inputs_config(_staged_files(dirs.inputs, self._records, self._groups,
+                                                           self.filenames), inputs_dir=dirs.inputs),
+            execution=valohai_env.execution_config(
+                execution_id=execution_id, counter=self._counter(), title=f"{ti.dag_id}.{ti.task_id}",
+                dag_id=ti.dag_id, task_id=ti.task_id, run_id=ti.run_id, try_number=ti.try_number,
+                map_index=getattr(ti, "map_index", -1), step=self.step_name or ti.task_id,
+                pipeline=self.pipeline_name))
+        self.environment = {**self.environment, **valohai_env.environment(
+            inputs_dir=dirs.inputs, outputs_dir=dirs.outputs, config_dir=config_dir, repository=repository,
+            job_id=execution_id)}
+        directories = {"inputs": dirs.inputs, "outputs": dirs.outputs, "config": config_dir, "repository": repository}
+        lines = [self.command] if isinstance(self.command, str) else list(self.command)
+        if has_mount_privilege():
+            self._own_mounts = valohai_env.path_mounts(directories)
+        elif valohai_env.uses_literal_paths(lines):
+            self.command = valohai_env.rewrite_literal_paths(lines, directories)
+            self.log.warning("This worker cannot make mounts (it needs root or CAP_SYS_ADMIN), so the /valohai/... "
+                             "paths of the command were rewritten to the step's directories; a script that opens "
+                             "/valohai/... itself will not find them: read $VH_INPUTS_DIR, $VH_OUTPUTS_DIR "
+                             "(valohai-utils does)")
+
+    def _counter(self) -> int:
+        """This step's execution counter: the versions it committed before, plus one."""
+        from airflow_datastores.stores.registry import get_store
+        from airflow_datastores.versions.manifest import list_versions
+
+        try:
+            return len(list_versions(get_store(self.store, conn_id=self.conn_id), dag_id=self.dag_id,
+                                     task_id=self.task_id)) + 1
+        except Exception:  # noqa: BLE001 - a counter is a nicety; a store that does not answer fails later
+            return 1
 
 
 class SweepVariantsOperator(BaseOperator):
@@ -152,16 +211,20 @@ class SweepVariantsOperator(BaseOperator):
 
     :param variants: the fixed variants (from a ``- task:`` blueprint), ``[{}]`` if none.
     :param swept: parameter name -> the DAG Param key holding the list of values to sweep over.
+    :param metadata_swept: parameter name -> ``{"task_id", "key"}``: sweep over the (list) value an upstream
+        node printed last for that metadata key (Valohai's dynamic pipelines).
     """
 
     ui_color = "#f2f2e6"
 
     def __init__(self, *, variants: Sequence[Mapping[str, Any]] = ({},), swept: Mapping[str, str] | None = None,
-                 problem: str | None = None, **kwargs: Any) -> None:
+                 problem: str | None = None, metadata_swept: Mapping[str, Mapping[str, str]] | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.variants = [dict(v) for v in variants] or [{}]
         self.swept = dict(swept or {})
         self.problem = problem
+        self.metadata_swept = {k: dict(v) for k, v in (metadata_swept or {}).items()}
 
     def execute(self, context) -> list[dict[str, Any]]:
         from airflow_datastores.pipelines.variants import grid
@@ -170,9 +233,32 @@ class SweepVariantsOperator(BaseOperator):
             raise AirflowFailException(f"Sweep {self.task_id} cannot run in Airflow: {self.problem}")
         params = context.get("params") or {}
         axes = {name: P.as_list(params.get(key)) for name, key in self.swept.items()}
+        for name, source in self.metadata_swept.items():
+            found, value = upstream_metadata(context, source)
+            if found:
+                axes[name] = P.as_list(value)
+                self.log.info("Sweeping %s over %r: the last value of metadata key %r that %s printed", name, value,
+                              source["key"], source["task_id"])
+            else:
+                self.log.warning("%s printed no metadata key %r, so %s is not swept", source["task_id"], source["key"],
+                                 name)
         variants = grid(axes, self.variants)
         self.log.info("%d variants: %s", len(variants), json.dumps(variants, default=str))
         return variants
+
+
+def upstream_metadata(context: Mapping[str, Any], source: Mapping[str, str]) -> tuple[bool, Any]:
+    """``(found, value)``: the last value of metadata key ``source["key"]`` that task ``source["task_id"]``
+    printed in this run (of a sweep, the last variant that printed it)."""
+    from airflow_datastores.records import XCOM_METADATA
+
+    pulled = context["ti"].xcom_pull(task_ids=source["task_id"], key=XCOM_METADATA)
+    summaries = list(pulled) if isinstance(pulled, (list, tuple)) else [pulled]
+    for summary in reversed(summaries):
+        last = (summary or {}).get("last", {})
+        if source["key"] in last:
+            return True, last[source["key"]]
+    return False, None
 
 
 def _staging_input(spec: Mapping[str, Any]) -> dict[str, Any]:
@@ -192,6 +278,34 @@ def _staging_input(spec: Mapping[str, Any]) -> dict[str, Any]:
     if spec.get("optional"):
         result["optional"] = True
     return result
+
+
+def _staged_files(inputs_dir: str, records: Sequence[Mapping[str, Any]], groups: Mapping[str, Sequence[str]],
+                  filenames: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The records of the files a script finds under each input's directory (after a sweep's versions
+    were gathered into ``<input>/<i>/`` and ``filename`` links made): matched to their records by inode
+    (the gathered files and the links are hard links of the staged ones)."""
+    by_inode = {}
+    for record in records:
+        path = os.path.join(inputs_dir, record["path"])
+        with contextlib.suppress(OSError):
+            by_inode[os.stat(path).st_ino] = record
+    parts = {part for names in groups.values() for part in names}
+    files = []
+    for name in sorted(os.listdir(inputs_dir)) if os.path.isdir(inputs_dir) else ():
+        if name in parts:
+            continue
+        found = []
+        for root, _, names in os.walk(os.path.join(inputs_dir, name)):
+            for file in sorted(names):
+                path = os.path.join(root, file)
+                record = by_inode.get(os.stat(path).st_ino)
+                if record is not None:
+                    found.append({**record, "name": name, "path": os.path.relpath(path, inputs_dir)})
+        wanted = filenames.get(name)  # Valohai's `filename`: the file a script sees first
+        found.sort(key=lambda r: os.path.basename(r["path"]) != wanted)
+        files += found
+    return files
 
 
 def _gather(inputs_dir: str, name: str, parts: Sequence[str]) -> None:

@@ -159,7 +159,7 @@ def step_pipeline(reader: Reader, step: StepSpec, taken: set[str]) -> PipelineSp
     node = NodeSpec(name=step.name, task_id=dag_id, step=replace(step), type="execution", line=step.line)
     pipeline = PipelineSpec(name=step.name, dag_id=dag_id, nodes={step.name: node}, edges=[], schedule=None,
                             description=step.description, tags=["step"], start_date=None, catchup=False,
-                            store=None, line=step.line, node_lines={step.name: step.line})
+                            store=None, line=step.line, node_lines={step.name: step.line}, steps_only=True)
     pipeline.sources[step.name] = {}
     for param in step.parameters.values():
         pipeline.params[param.name] = ParamDef(key=param.name, spec=param, default=param.default,

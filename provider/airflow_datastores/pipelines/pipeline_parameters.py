@@ -127,7 +127,8 @@ def _find_sweeps(reader: Reader, pipeline: PipelineSpec, defs: dict[str, ParamDe
             if isinstance(defs[key].default, list) and not node.step.parameters[param].multiple:
                 swept[param] = key
                 defs[key].sweep = True
-        if not swept and not node.variants and not node.problem:
+        from_metadata = any(e.target == node.name and e.source_kind == "metadata" for e in pipeline.edges)
+        if not swept and not node.variants and not node.problem and not from_metadata:
             reader.note(node.line, f"task node {node.name!r} of {what} has nothing to sweep (no parameter has a "
                                    "list of values), so it runs once with its parameters' values",
                         key=f"sweep:{node.name}")

@@ -72,6 +72,7 @@ def snapshot(
     tags: Sequence[str] = (),
     properties: Mapping | None = None,
     dataset_version: str | None = None,
+    execution_metadata: Mapping | None = None,
     max_concurrency: int = 8,
     logger: logging.Logger | None = None,
 ) -> Version:
@@ -86,6 +87,7 @@ def snapshot(
     :param properties: JSON properties of the version.
     :param dataset_version: ``<dataset>/<version>`` to create from all the files of the committed version
         (files may also name dataset versions in their sidecars).
+    :param execution_metadata: what the step printed as metadata (kept in the manifest).
     :param max_concurrency: how many files upload at once. Each request of an upload (a PUT, a part,
         the commit) is retried under the ``[datastores]`` retry policy by the store.
     :raises AlreadyExists: another attempt committed this version first; this attempt's files are
@@ -144,6 +146,7 @@ def snapshot(
             inputs=[dict(r) for r in inputs],
             tags=version_tags,
             properties=version_properties,
+            execution_metadata=dict(execution_metadata or {}),
         )
         body = json.dumps(version.to_manifest(), indent=1, sort_keys=True).encode()
         try:

@@ -67,6 +67,8 @@ class Version:
     inputs: list[dict] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     properties: dict = field(default_factory=dict)
+    #: What the step printed as execution metadata (:meth:`MetadataCollector.summary`), or empty.
+    execution_metadata: dict = field(default_factory=dict)
 
     @property
     def total_size(self) -> int:

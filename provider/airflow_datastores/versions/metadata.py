@@ -4,6 +4,10 @@ A step writes ``model.pkl.metadata.json`` next to ``model.pkl`` (Valohai's shape
 list of strings) become the file's tags, ``valohai.alias`` (a name or a list) aliases of the task moved
 to that file of the committed version (as a Valohai datum alias names the file), ``valohai.dataset-versions`` dataset versions that list the file, and every
 other key a property of the file (any JSON). The sidecar itself is not a file of the version. A step's ``tags=`` and ``properties=`` are the version's own.
+
+``valohai.metadata.jsonl`` at the top of the outputs (what valohai-utils' ``output_properties()`` writes:
+one ``{"file": <path>, "metadata": {...}}`` a line) says the same of many files at once; it is read like
+the sidecars (a sidecar's keys win where both name one file), and is not a file of the version either.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from airflow_datastores.versions.datasets import check_dataset_version
 from airflow_datastores.versions.references import DATASET_SCHEME
 
 SIDECAR = ".metadata.json"
+PROPERTIES_FILE = "valohai.metadata.jsonl"
 _TAGS, _ALIAS, _DATASETS = "valohai.tags", "valohai.alias", "valohai.dataset-versions"
 
 
@@ -63,20 +68,27 @@ def split_sidecars(files: list[tuple[str, str]], *, outputs_dir: str) -> tuple[l
     :raises InvalidSpec: a sidecar that is not a JSON object, or whose file is not there.
     """
     paths = {rel for rel, _ in files}
-    kept, metadata = [], {}
+    kept, raw = [], {}
     for rel, path in files:
+        where = os.path.join(outputs_dir, rel)
+        if rel == PROPERTIES_FILE:
+            for target, data in _read_properties_file(path, where=where):
+                raw.setdefault(target, {}).update(data)
+            continue
         if not rel.endswith(SIDECAR) or rel == SIDECAR:
             kept.append((rel, path))
             continue
-        target = rel[: -len(SIDECAR)]
+        raw.setdefault(rel[: -len(SIDECAR)], {}).update(_read_json_object(path, where=where))
+    metadata = {}
+    for target, data in raw.items():
         if target not in paths:
-            raise InvalidSpec(f"Outputs: {os.path.join(outputs_dir, rel)} describes {target}, which is not in the "
-                              "outputs directory; write the file, or remove its sidecar")
-        metadata[target] = read_sidecar(path, where=os.path.join(outputs_dir, rel))
+            raise InvalidSpec(f"Outputs: {outputs_dir}: metadata describes {target}, which is not in the "
+                              "outputs directory; write the file, or remove its sidecar or line")
+        metadata[target] = sidecar_metadata(data, where=os.path.join(outputs_dir, target + SIDECAR))
     return kept, metadata
 
 
-def read_sidecar(path: str, *, where: str) -> FileMetadata:
+def _read_json_object(path: str, *, where: str) -> dict:
     try:
         with open(path, encoding="utf-8") as handle:
             data = json.load(handle)
@@ -84,6 +96,30 @@ def read_sidecar(path: str, *, where: str) -> FileMetadata:
         raise InvalidSpec(f"{where}: not valid JSON ({err})") from None
     if not isinstance(data, dict):
         raise InvalidSpec(f"{where}: a sidecar holds a JSON object, e.g. {{\"{_TAGS}\": [\"validated\"]}}")
+    return data
+
+
+def _read_properties_file(path: str, *, where: str) -> list[tuple[str, dict]]:
+    """``(file, metadata)`` of each line of a ``valohai.metadata.jsonl``."""
+    found = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except ValueError as err:
+                raise InvalidSpec(f"{where}:{number}: not valid JSON ({err})") from None
+            if not (isinstance(item, dict) and isinstance(item.get("file"), str)
+                    and isinstance(item.get("metadata"), dict)):
+                raise InvalidSpec(f'{where}:{number}: each line is {{"file": "<path>", "metadata": {{...}}}}')
+            found.append((item["file"].lstrip("/"), item["metadata"]))
+    return found
+
+
+def sidecar_metadata(data: dict, *, where: str) -> FileMetadata:
+    """What the keys of a sidecar (or a ``valohai.metadata.jsonl`` line) say of a file."""
+    data = dict(data)
     tags = check_tags(data.pop(_TAGS, []), where=f"{where}: {_TAGS}")
     names = data.pop(_ALIAS, [])
     names = [names] if isinstance(names, str) else names
