@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterator, Sequence
 
 from airflow_datastores.errors import DataStoreError, InvalidSpec
+from airflow_datastores.execution_metadata import numeric_series
 from airflow_datastores.patterns import list_location
 from airflow_datastores.redaction import redact
 from airflow_datastores.stores.registry import (
@@ -140,7 +141,14 @@ def cmd_show(args: argparse.Namespace) -> int:
         text += "\n\nmade from\n" + table(
             [(i.get("name"), i.get("url"), i.get("sha256")) for i in version.inputs],
             ("INPUT", "URL", "SHA256"))
-    _emit(args, {**version.to_record(), "inputs": version.inputs}, text)
+    metadata = version.execution_metadata or {}
+    if metadata.get("count"):
+        series = numeric_series(metadata)
+        text += f"\n\nmetadata   {plural(metadata['count'], 'line')} printed\n" + table(
+            [(key, json.dumps(value, default=str),
+              f"{len(series[key])} points, {series[key][0][1]} -> {series[key][-1][1]}" if key in series else "")
+             for key, value in sorted(metadata.get("last", {}).items())], ("KEY", "LAST VALUE", "OVER THE RUN"))
+    _emit(args, {**version.to_record(), "inputs": version.inputs, "execution_metadata": metadata}, text)
     return 0
 
 

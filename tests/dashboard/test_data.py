@@ -39,6 +39,15 @@ def _inputs(run: int) -> list[dict]:
              "changed": False if run else None, "previous_sha256": "same"}]
 
 
+def _metadata(run: int) -> dict:
+    """What a collector keeps of a run that printed 5 epochs (and once a URL with a password)."""
+    series = [{"seq": e, "time": "t", "values": {"epoch": e, "loss": round(1 / e, 3), "stage": "fit"}}
+              for e in range(1, 6)]
+    last = {"epoch": 5, "loss": 0.2, "stage": "fit", "accuracy": 0.5 + run / 200,
+            "source": "https://user:hunter2@host/data.csv"}
+    return {"count": 5, "last": last, "series": series, "stride": 1, "keys_dropped": 0, "lines_too_long": 0}
+
+
 @pytest.fixture(scope="module")
 def db():
     """A SQLite database with Airflow's xcom table and 10,000 versions (+ one inputs row per task run)."""
@@ -61,6 +70,8 @@ def db():
                 rows.append({**common, "key": "datastore_outputs", "value": _version(dag, task, run),
                              "timestamp": moment})
                 rows.append({**common, "key": "datastore_inputs", "value": _inputs(run), "timestamp": moment})
+                if task == 0:  # the training task prints execution metadata
+                    rows.append({**common, "key": "datastore_metadata", "value": _metadata(run), "timestamp": moment})
     with Session(engine) as session:
         session.execute(insert(XComModel.__table__), rows)
         session.commit()
@@ -168,6 +179,33 @@ def test_pages_render_a_page_of_many(db, monkeypatch):
     assert "lake" in overview and "10,000" in overview
     stores = client.get("/api/stores", headers={"Authorization": "Bearer ok"}).json()
     assert {s["name"]: s["versions"] for s in stores} == {"default": 0, "lake": 5000, None: 5000}
+
+
+def test_metadata_pages_show_last_values_across_runs_and_each_number_over_a_run(db, decoded, monkeypatch):
+    from fastapi import Depends
+    from fastapi.testclient import TestClient
+
+    from airflow_datastores.plugin.app import create_app
+
+    result = data.metadata(db, dag_id="dag_02", task_id="task_0")
+    assert result["total"] == RUNS and decoded[0] == data.PAGE_SIZE
+    newest = result["runs"][0]
+    assert newest["run_id"] == "run_099" and newest["last"]["accuracy"] == 0.5 + 99 / 200
+    assert newest["series"] == {"epoch": [[e, e] for e in range(1, 6)], "loss": [[e, round(1 / e, 3)] for e in range(1, 6)]}
+    assert newest["last"]["source"] == "https://host/data.csv" and "hunter2" not in json.dumps(result)
+    assert result["columns"] == ["accuracy", "epoch", "loss", "source", "stage"]
+    assert data.metadata(db, dags={"dag_01"})["total"] == RUNS
+    assert data.metadata_dag_ids(db, dags={"dag_01", "dag_02"}) == ["dag_01", "dag_02"]
+    app = create_app(authenticated=Depends(authenticated), readable_dags=lambda: None, session=lambda: db,
+                     url_prefix="/datastores")
+    client = TestClient(app, root_path="/datastores")
+    assert client.get("/metadata").status_code == 401
+    html = client.get("/metadata?dag_id=dag_02&task_id=task_0", headers={"Authorization": "Bearer ok"}).text
+    assert "dag_02.task_0: the last values across runs" in html and "<th class=\"num\">accuracy</th>" in html
+    assert html.count('<svg class="spark"') == 2 * data.PAGE_SIZE  # epoch and loss of each run; text is not charted
+    assert "from 1 to 0.2" in html and "hunter2" not in html and "Page 1 of 2" in html
+    api = client.get("/api/metadata?dag_id=dag_02", headers={"Authorization": "Bearer ok"}).json()
+    assert api["total"] == RUNS and api["runs"][0]["last"]["epoch"] == 5
 
 
 def test_safe_urls_and_texts():

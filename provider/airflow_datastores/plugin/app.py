@@ -1,4 +1,4 @@
-"""The dashboard's FastAPI app: three pages and the JSON behind each.
+"""The dashboard's FastAPI app: its pages and the JSON behind each.
 
 Every route needs an authenticated Airflow user (the app-wide ``authenticated`` dependency: the API
 server's JWT cookie or a bearer token), and shows only DAGs the user may read. The app gets the API
@@ -15,7 +15,7 @@ from fastapi.exceptions import HTTPException
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from airflow_datastores.plugin import data, probes, views
-from airflow_datastores.records import XCOM_INPUTS
+from airflow_datastores.records import XCOM_INPUTS, XCOM_METADATA
 
 OVERVIEW_CHANGES = 10  # latest changes on the overview
 
@@ -71,6 +71,11 @@ def create_app(*, authenticated: Any, readable_dags: Callable[..., set[str] | No
     def api_changes(db: Db, dags: Dags, dag_id: str | None = None, page: Page = 1) -> dict:
         return data.changes(db, dags=dags, dag_id=dag_id, page=page)
 
+    @app.get("/api/metadata", summary="Task runs that printed execution metadata: last values and series")
+    def api_metadata(db: Db, dags: Dags, dag_id: str | None = None, task_id: str | None = None,
+                     page: Page = 1) -> dict:
+        return data.metadata(db, dags=dags, dag_id=dag_id, task_id=task_id, page=page)
+
     @app.get("/api/openapi.json", include_in_schema=False)
     def api_schema() -> dict:
         return app.openapi()
@@ -99,6 +104,17 @@ def create_app(*, authenticated: Any, readable_dags: Callable[..., set[str] | No
         return views.render(request, "changes.html", url_prefix=url_prefix, active="changes",
                             api="api/changes", result=data.changes(db, dags=dags, dag_id=dag_id, page=page),
                             dag_id=dag_id, dag_ids=data.dag_ids(db, dags=dags, key=XCOM_INPUTS))
+
+    @app.get("/metadata", response_class=HTMLResponse)
+    def metadata_page(request: Request, db: Db, dags: Dags, dag_id: str | None = None,
+                      task_id: str | None = None, page: Page = 1) -> Response:
+        dag_id, task_id = dag_id or None, task_id or None
+        return views.render(request, "metadata.html", url_prefix=url_prefix, active="metadata",
+                            api="api/metadata",
+                            result=data.metadata(db, dags=dags, dag_id=dag_id, task_id=task_id, page=page),
+                            dag_id=dag_id, task_id=task_id, dag_ids=data.metadata_dag_ids(db, dags=dags),
+                            task_ids=data.task_ids(db, dags=dags, dag_id=dag_id, key=XCOM_METADATA) if dag_id
+                            else [])
 
     @app.exception_handler(HTTPException)
     def not_logged_in(request: Request, exc: HTTPException) -> Response:

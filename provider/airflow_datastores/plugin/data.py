@@ -1,5 +1,6 @@
 """What the dashboard shows, read from what tasks already record: the XCom rows ``datastore_outputs``
-(one per version) and ``datastore_inputs`` (one per task run, a list of input records).
+(one per version), ``datastore_inputs`` (one per task run, a list of input records) and
+``datastore_metadata`` (the execution metadata a task run printed, already bounded in size).
 
 Only the API server calls this (it may read the metadata database; tasks never do). Every list is
 paginated in SQL and only the rows of one page are decoded, so pages stay fast with many thousands of
@@ -16,8 +17,9 @@ from typing import Any
 from sqlalchemy import Text, cast, func, or_, select
 from sqlalchemy.orm import Session
 
-from airflow_datastores.plugin.redact import safe_url
-from airflow_datastores.records import XCOM_INPUTS, XCOM_OUTPUTS
+from airflow_datastores.execution_metadata import numeric_series
+from airflow_datastores.plugin.redact import safe_text, safe_url
+from airflow_datastores.records import XCOM_INPUTS, XCOM_METADATA, XCOM_OUTPUTS
 from airflow_datastores.versions import make_reference
 
 PAGE_SIZE = 50
@@ -96,6 +98,44 @@ def _version(row, value: Any) -> dict:
     }
 
 
+def metadata(session: Session, *, dags: Collection[str] | None = None, dag_id: str | None = None,
+             task_id: str | None = None, page: int = 1, page_size: int = PAGE_SIZE) -> dict:
+    """One page of task runs that printed execution metadata, newest first: each with its last values and
+    the numeric series a chart draws; ``columns``: every key on the page (the columns of a task's table)."""
+    xcom = _xcom()
+    query = _scope(_columns(xcom), xcom, key=XCOM_METADATA, dags=dags, dag_id=dag_id, task_id=task_id)
+    rows, total = _page(session, query, xcom, page=page, page_size=page_size)
+    runs = [_metadata_run(row, value) for row, value in rows]
+    columns = sorted({key for run in runs for key in run["last"]})
+    return {"page": page, "page_size": page_size, "total": total, "columns": columns, "runs": runs}
+
+
+def _metadata_run(row, value: Any) -> dict:
+    value = value if isinstance(value, dict) else {}
+    last = value.get("last") if isinstance(value.get("last"), dict) else {}
+    return {
+        "dag_id": row.dag_id,
+        "task_id": row.task_id,
+        "run_id": row.run_id,
+        "map_index": row.map_index,
+        "when": _iso(row.timestamp),
+        "count": int(value.get("count") or 0),
+        "last": {str(k): _shown(v) for k, v in last.items()},
+        "series": {k: [[seq, v] for seq, v in points] for k, points in numeric_series(value).items()},
+    }
+
+
+def _shown(value: Any) -> Any:
+    """A metadata value for a page: numbers and booleans as they are, text made safe (no secrets)."""
+    if isinstance(value, (int, float, bool)) or value is None:
+        return value
+    return safe_text(value if isinstance(value, str) else str(value), limit=120)
+
+
+def metadata_dag_ids(session: Session, *, dags: Collection[str] | None = None) -> list[str]:
+    return dag_ids(session, dags=dags, key=XCOM_METADATA)
+
+
 def _changed_rows(query, xcom):
     """Only rows whose JSON says ``"changed": true`` somewhere (a cheap text match in SQL; the records
     are then checked one by one, so a false match costs nothing but a shorter page)."""
@@ -167,7 +207,8 @@ def dag_ids(session: Session, *, dags: Collection[str] | None = None, key: str =
     return sorted(session.scalars(query))
 
 
-def task_ids(session: Session, *, dag_id: str, dags: Collection[str] | None = None) -> list[str]:
+def task_ids(session: Session, *, dag_id: str, dags: Collection[str] | None = None,
+             key: str = XCOM_OUTPUTS) -> list[str]:
     xcom = _xcom()
-    query = _scope(select(xcom.task_id).distinct(), xcom, key=XCOM_OUTPUTS, dags=dags, dag_id=dag_id)
+    query = _scope(select(xcom.task_id).distinct(), xcom, key=key, dags=dags, dag_id=dag_id)
     return sorted(session.scalars(query))

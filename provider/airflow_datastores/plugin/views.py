@@ -9,6 +9,7 @@ from urllib.parse import quote, urlencode
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup, escape
 
 from airflow_datastores.plugin.data import PAGE_SIZE
 from airflow_datastores.units import human_size, plural
@@ -20,9 +21,33 @@ def _env() -> Environment:
                       autoescape=select_autoescape(default=True, default_for_string=True),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters.update(size=lambda n: human_size(n or 0), when=when, count=lambda n: f"{n or 0:,}",
-                       plural=lambda n, noun: plural(n, noun))
+                       plural=lambda n, noun: plural(n, noun), sparkline=sparkline, number=number)
     env.globals.update(PAGE_SIZE=PAGE_SIZE)
     return env
+
+
+def sparkline(points: list, *, width: int = 160, height: int = 36) -> Markup:
+    """A small SVG line of ``[[line number, value], ...]`` (numbers only), with its first and last value."""
+    if not points:
+        return Markup("")
+    xs, ys = [float(p[0]) for p in points], [float(p[1]) for p in points]
+    x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
+    def x(v: float) -> float:
+        return 2 + (v - x0) / ((x1 - x0) or 1) * (width - 4)
+    def y(v: float) -> float:
+        return height - 2 - (v - y0) / ((y1 - y0) or 1) * (height - 4)
+    path = " ".join(f"{x(a):.1f},{y(b):.1f}" for a, b in zip(xs, ys, strict=True))
+    title = f"{len(points)} points, from {number(ys[0])} to {number(ys[-1])} (min {number(y0)}, max {number(y1)})"
+    return Markup(f'<svg class="spark" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img">'
+                  f"<title>{escape(title)}</title><polyline points=\"{path}\"/>"
+                  f'<circle cx="{x(xs[-1]):.1f}" cy="{y(ys[-1]):.1f}" r="2"/></svg>')
+
+
+def number(value) -> str:
+    """A metadata value as a person reads it: 4 significant digits for a float."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
 
 
 def when(iso: str | None) -> str:
