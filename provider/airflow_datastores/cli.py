@@ -29,6 +29,7 @@ from airflow_datastores.versions import (
     datasets,
     diff_versions,
     latest_version,
+    lineage,
     list_versions,
     load_version,
     metadata,
@@ -150,6 +151,53 @@ def cmd_show(args: argparse.Namespace) -> int:
              for key, value in sorted(metadata.get("last", {}).items())], ("KEY", "LAST VALUE", "OVER THE RUN"))
     _emit(args, {**version.to_record(), "inputs": version.inputs, "execution_metadata": metadata}, text)
     return 0
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    store = get_store(args.store, conn_id=args.conn_id)
+    if args.rebuild_index:
+        written = lineage.rebuild_index(store)
+        print(f"Lineage index: {plural(written, 'use')} of a version recorded", file=sys.stderr)
+    version = _version(store, args.dag_id, args.task_id, args.version)
+    found = lineage.trace(store, version.dag_id, version.task_id, version.version_id, path=args.path,
+                          depth=args.depth, width=args.width)
+    _emit(args, found.to_dict(), "\n".join(_trace_lines(found)))
+    return 0
+
+
+def _trace_lines(found: lineage.Trace) -> list[str]:
+    """The trace as two indented trees: what the root was made from (<-), and what used it (->)."""
+    nodes = found.nodes
+    root = nodes[found.root]
+    lines = [f"{root.label} version {root.version_id}" + (f", file {found.path}" if found.path else "")]
+
+    def describe(node: lineage.Node, edge: lineage.Edge) -> str:
+        what = {"version": f"{node.label} version {node.version_id}", "dataset": node.label,
+                "input": f"{node.label}: {node.url}", "hidden": node.label}[node.kind]
+        facts = [plural(edge.files, "file")] if edge.files else []
+        if edge.sha256:
+            facts.append(f"sha256 {edge.sha256[:16]}")
+        if edge.changed:
+            facts.append("changed since the previous run")
+        via = f" as input {edge.input}" if edge.input and node.kind != "input" else ""
+        return f"{what}{via}" + (f" ({', '.join(facts)})" if facts else "")
+
+    def walk(node_id: str, upstream: bool, indent: int, seen: set[str]) -> None:
+        edges = [e for e in found.edges if (e.target if upstream else e.source) == node_id]
+        for edge in edges:
+            other = edge.source if upstream else edge.target
+            lines.append("  " * indent + ("<- " if upstream else "-> ") + describe(nodes[other], edge))
+            if other not in seen:
+                walk(other, upstream, indent + 1, seen | {other})
+        for more in found.more:
+            if more["node"] == node_id and more["direction"] == ("from" if upstream else "to"):
+                lines.append("  " * indent + f"... and {more['count']} more (--width)")
+
+    lines.append("made from")
+    walk(found.root, True, 1, {found.root})
+    lines.append("used by")
+    walk(found.root, False, 1, {found.root})
+    return lines
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -334,6 +382,22 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("task_id")
         cmd.add_argument("version", help="version id or 'latest'")
         cmd.set_defaults(func=func)
+
+    trace = sub.add_parser("trace", parents=[common], help="what a version (or a file of it) was made from, and "
+                                                          "what used it",
+                           description="Where a version came from (its inputs: URLs, versions, dataset versions, "
+                                       "recursively) and the versions made from it (the index commits keep).")
+    trace.add_argument("dag_id")
+    trace.add_argument("task_id")
+    trace.add_argument("version", help="version id or 'latest'")
+    trace.add_argument("path", nargs="?", default="", help="one file of the version")
+    trace.add_argument("--depth", type=int, default=lineage.DEPTH, help="steps each way (default %(default)s)")
+    trace.add_argument("--width", type=int, default=lineage.WIDTH,
+                       help="neighbours shown per version (default %(default)s)")
+    trace.add_argument("--rebuild-index", action="store_true",
+                       help="first add every committed version to the used-by index (once, for versions "
+                            "committed before it existed)")
+    trace.set_defaults(func=cmd_trace)
 
     diff = sub.add_parser("diff", parents=[common], help="files added, removed and changed between versions")
     diff.add_argument("dag_id")

@@ -21,6 +21,7 @@ from airflow_datastores.stores.base import Store
 from airflow_datastores.units import human_size, plural
 from airflow_datastores.versions.aliases import set_alias
 from airflow_datastores.versions.datasets import check_dataset_version, create_dataset_version, dataset_key
+from airflow_datastores.versions.lineage import record_uses
 from airflow_datastores.versions.manifest import Producer, Version, manifest_key
 from airflow_datastores.versions.metadata import FileMetadata, check_properties, check_tags, split_sidecars
 from airflow_datastores.versions.references import DATASET_SCHEME
@@ -169,6 +170,7 @@ def snapshot(
     for name, path in sorted({(n, path) for path, meta in sidecars.items() for n in meta.aliases}):
         set_alias(store, name, dag_id=version.dag_id, task_id=version.task_id, version_id=version.version_id,
                   path=path, set_by=f"sidecar of {version.dag_id}.{version.task_id} {version.run_id}", logger=logger)
+    record_uses(store, version, logger=logger)  # the "used by" index of what it was made from
     for entry in entries:
         logger.info("%s: %s, sha256 %s", entry.path, human_size(entry.size), entry.sha256)
     logger.info(

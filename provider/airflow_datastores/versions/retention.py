@@ -25,6 +25,7 @@ from airflow_datastores.stores.base import Leftover, ObjectInfo, Store
 from airflow_datastores.units import format_duration
 from airflow_datastores.versions.aliases import aliased_versions
 from airflow_datastores.versions.datasets import dataset_versions_in_use
+from airflow_datastores.versions.lineage import forget
 from airflow_datastores.versions.manifest import MANIFESTS, VersionSummary, list_versions, load_version
 
 log = logging.getLogger(__name__)
@@ -171,6 +172,7 @@ def purge(
     for summary, version, item in doomed:
         _remove(item, logger, lambda s=summary, v=version: _delete_version(store, s.manifest_key, v.data_prefix))
         if item.removed:
+            forget(store, version, logger=logger)
             logger.info("Purged version %s of %s.%s", summary.version_id, summary.dag_id, summary.task_id)
     for item, infos in orphans:
         _remove(item, logger, lambda infos=infos: _delete_all(store, [info.key for info in infos]))
