@@ -14,7 +14,8 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import HTTPException
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from airflow_datastores.plugin import data, probes, views
+from airflow_datastores.errors import NotFound
+from airflow_datastores.plugin import catalog, data, probes, views
 from airflow_datastores.records import XCOM_INPUTS, XCOM_METADATA
 
 OVERVIEW_CHANGES = 10  # latest changes on the overview
@@ -44,9 +45,21 @@ def _store_names() -> dict[str, str]:
 def _versions(db, dags, dag_id, task_id, page) -> dict:
     result = data.versions(db, dags=dags, dag_id=dag_id, task_id=task_id, page=page)
     names = _store_names()
+    badges = catalog.alias_badges({v["store"] for v in result["versions"] if v["store"]})
     for version in result["versions"]:
         version["store_name"] = names.get(version["store"])
+        version["aliases"] = badges.get((version["store"], version["dag_id"], version["task_id"],
+                                         version["version_id"]), [])
     return result
+
+
+def _trace(db, dags, store, dag_id, task_id, version, path, depth, width) -> dict:
+    try:
+        ref = catalog.find_store(store, recorded=list(data.store_totals(db, dags=dags)))
+        return catalog.trace(ref, dag_id=dag_id, task_id=task_id, version_id=version, path=path, dags=dags,
+                             depth=depth, width=width)
+    except NotFound as err:
+        raise HTTPException(404, str(err)) from None
 
 
 def create_app(*, authenticated: Any, readable_dags: Callable[..., set[str] | None],
@@ -116,6 +129,8 @@ def create_app(*, authenticated: Any, readable_dags: Callable[..., set[str] | No
                             task_ids=data.task_ids(db, dags=dags, dag_id=dag_id, key=XCOM_METADATA) if dag_id
                             else [])
 
+    _add_catalog_routes(app, Db=Db, Dags=Dags, url_prefix=url_prefix)
+
     @app.exception_handler(HTTPException)
     def not_logged_in(request: Request, exc: HTTPException) -> Response:
         """A person who is not logged in gets a page that says so and links to the login (still 401)."""
@@ -126,3 +141,40 @@ def create_app(*, authenticated: Any, readable_dags: Callable[..., set[str] | No
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
     return app
+
+
+def _add_catalog_routes(app: FastAPI, *, Db: Any, Dags: Any, url_prefix: str) -> None:  # noqa: N803 - types
+    """The pages and JSON read from the stores themselves: a version's lineage, aliases, datasets."""
+    @app.get("/api/trace", summary="Where a version (or a file of it) came from, and what used it")
+    def api_trace(db: Db, dags: Dags, dag_id: str, task_id: str, version: str, store: str | None = None,
+                  path: str = "", depth: Annotated[int, Query(ge=1, le=10)] = 3,
+                  width: Annotated[int, Query(ge=1, le=100)] = 12) -> dict:
+        return _trace(db, dags, store, dag_id, task_id, version, path, depth, width)
+
+    @app.get("/api/aliases", summary="Per store, every alias: what it names now, and its history")
+    def api_aliases(db: Db, dags: Dags) -> list[dict]:
+        return catalog.alias_list(dags=dags, recorded=list(data.store_totals(db, dags=dags)))
+
+    @app.get("/api/datasets", summary="Per store, every dataset version: its files and where they came from")
+    def api_datasets(db: Db, dags: Dags) -> list[dict]:
+        return catalog.dataset_list(dags=dags, recorded=list(data.store_totals(db, dags=dags)))
+
+    @app.get("/trace", response_class=HTMLResponse)
+    def trace_page(request: Request, db: Db, dags: Dags, dag_id: str, task_id: str, version: str,
+                   store: str | None = None, path: str = "", depth: Annotated[int, Query(ge=1, le=10)] = 3,
+                   width: Annotated[int, Query(ge=1, le=100)] = 12) -> Response:
+        found = _trace(db, dags, store, dag_id, task_id, version, path, depth, width)
+        return views.render(request, "trace.html", url_prefix=url_prefix, active="versions", api="api/trace",
+                            trace=found, store=store, path=path, depth=depth, width=width)
+
+    @app.get("/aliases", response_class=HTMLResponse)
+    def aliases_page(request: Request, db: Db, dags: Dags) -> Response:
+        found = catalog.alias_list(dags=dags, recorded=list(data.store_totals(db, dags=dags)))
+        return views.render(request, "aliases.html", url_prefix=url_prefix, active="aliases", api="api/aliases",
+                            stores=found)
+
+    @app.get("/datasets", response_class=HTMLResponse)
+    def datasets_page(request: Request, db: Db, dags: Dags) -> Response:
+        found = catalog.dataset_list(dags=dags, recorded=list(data.store_totals(db, dags=dags)))
+        return views.render(request, "datasets.html", url_prefix=url_prefix, active="datasets",
+                            api="api/datasets", stores=found)

@@ -179,12 +179,15 @@ def _changes(row, value: Any) -> list[dict]:
 
 
 def store_totals(session: Session, *, dags: Collection[str] | None = None) -> dict[str, dict]:
-    """Versions, bytes and the newest version's time per store URL, summed in SQL."""
+    """Versions, bytes and the newest version's time per store URL, summed in SQL. A reused version is the
+    output of later runs too (a row each, marked ``reused``): it is one version and its bytes count once."""
     xcom = _xcom()
     store = xcom.value["store"].as_string()
     size = xcom.value["total_size"].as_integer()
+    text = cast(xcom.value, Text)
     query = _scope(select(store, func.count(), func.sum(size), func.max(xcom.timestamp)), xcom,
-                   key=XCOM_OUTPUTS, dags=dags).group_by(store)
+                   key=XCOM_OUTPUTS, dags=dags).where(~text.like('%"reused": true%'),
+                                                      ~text.like('%"reused":true%')).group_by(store)
     totals: dict[str, dict] = {}
     for url, count, size_sum, latest in session.execute(query):
         entry = totals.setdefault(safe_url(url) or "", {"versions": 0, "bytes": 0, "latest": None})

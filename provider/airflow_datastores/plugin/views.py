@@ -22,6 +22,7 @@ def _env() -> Environment:
                       trim_blocks=True, lstrip_blocks=True)
     env.filters.update(size=lambda n: human_size(n or 0), when=when, count=lambda n: f"{n or 0:,}",
                        plural=lambda n, noun: plural(n, noun), sparkline=sparkline, number=number)
+    env.globals.update(trace_graph=trace_graph)
     env.globals.update(PAGE_SIZE=PAGE_SIZE)
     return env
 
@@ -41,6 +42,77 @@ def sparkline(points: list, *, width: int = 160, height: int = 36) -> Markup:
     return Markup(f'<svg class="spark" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img">'
                   f"<title>{escape(title)}</title><polyline points=\"{path}\"/>"
                   f'<circle cx="{x(xs[-1]):.1f}" cy="{y(ys[-1]):.1f}" r="2"/></svg>')
+
+
+_BOX_W, _BOX_H, _GAP_X, _GAP_Y = 240, 58, 90, 22
+
+
+def trace_graph(found: dict, link) -> Markup:
+    """The trace as an SVG a person reads at a glance: one column per step away from the traced version
+    (made from on the left, used by on the right), a box per version, dataset version or input, a line
+    per staging labelled with the input's name. ``link(node)`` is a box's trace page (or None)."""
+    nodes = {n["id"]: n for n in found["nodes"]}
+    levels = sorted({n["level"] for n in nodes.values()})
+    columns = {level: sorted((n for n in nodes.values() if n["level"] == level), key=lambda n: n["label"])
+               for level in levels}
+    place = {}
+    for column, level in enumerate(levels):
+        for row, node in enumerate(columns[level]):
+            place[node["id"]] = (20 + column * (_BOX_W + _GAP_X), 20 + row * (_BOX_H + _GAP_Y))
+    width = 40 + len(levels) * (_BOX_W + _GAP_X) - _GAP_X
+    height = 40 + max(len(c) for c in columns.values()) * (_BOX_H + _GAP_Y) - _GAP_Y
+    parts = [f'<svg class="trace" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img">'
+             f"<title>Lineage of {escape(nodes[found['root']]['label'])}</title>"]
+    for edge in found["edges"]:
+        (x1, y1), (x2, y2) = place[edge["source"]], place[edge["target"]]
+        x1, y1, y2 = x1 + _BOX_W, y1 + _BOX_H / 2, y2 + _BOX_H / 2
+        middle = (x1 + x2) / 2
+        label = edge["input"] + (f" ({edge['files']} files)" if edge["files"] > 1 else "")
+        changed = " changed" if edge.get("changed") else ""
+        parts.append(f'<path class="edge{changed}" d="M{x1:.0f},{y1:.0f} C{middle:.0f},{y1:.0f} {middle:.0f},{y2:.0f} '
+                     f'{x2:.0f},{y2:.0f}"><title>{escape(_edge_title(edge))}</title></path>')
+        if label:
+            parts.append(f'<text class="edge-label" x="{middle:.0f}" y="{(y1 + y2) / 2 - 4:.0f}">{escape(label)}</text>')
+    for node_id, node in nodes.items():
+        x, y = place[node_id]
+        lines = _node_lines(node)
+        box = (f'<rect class="node {node["kind"]}{" root" if node_id == found["root"] else ""}" x="{x}" y="{y}" '
+               f'width="{_BOX_W}" height="{_BOX_H}" rx="6"/>'
+               + "".join(f'<text class="{"title" if i == 0 else "sub"}" x="{x + 10}" y="{y + 18 + i * 16}">'
+                         f"{escape(text)}</text>" for i, text in enumerate(lines)))
+        href = link(node)
+        parts.append(f'<a href="{escape(href)}">{box}</a>' if href else box)
+        more = [m for m in found.get("more", []) if m["node"] == node_id]
+        for m in more:
+            side = x - 4 if m["direction"] == "from" else x + _BOX_W + 4
+            anchor = "end" if m["direction"] == "from" else "start"
+            parts.append(f'<text class="more" x="{side}" y="{y + _BOX_H + 14}" text-anchor="{anchor}">'
+                         f"+{m['count']} more</text>")
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def _node_lines(node: dict) -> list[str]:
+    def cut(text: str, n: int = 34) -> str:
+        return text if len(text) <= n else text[: n - 1] + "…"
+
+    if node["kind"] == "hidden":
+        return ["a step", "of a DAG you may not read"]
+    if node["kind"] == "input":
+        return [cut(node["label"]), cut(node.get("url") or ""), f"{node['files']} file(s), {human_size(node['size'])}"]
+    if node["kind"] == "dataset":
+        return [cut(node["label"]), "dataset version", f"{node['files']} file(s) staged"]
+    facts = f"{node['files']} files, {human_size(node['size'])}" if node.get("files") else (node.get("run_id") or "")
+    return [cut(node["label"]), cut(node.get("version_id") or ""), cut(facts)]
+
+
+def _edge_title(edge: dict) -> str:
+    text = f"input {edge['input']}: {edge['files']} file(s)"
+    if edge.get("sha256"):
+        text += f", sha256 {edge['sha256']}"
+    if edge.get("changed"):
+        text += ", changed since the previous run"
+    return text
 
 
 def number(value) -> str:
@@ -67,10 +139,10 @@ def render(request: Request, template: str, *, url_prefix: str, active: str | No
     base = request.scope.get("root_path", "").rstrip("/")  # where the app is mounted, e.g. /datastores
     airflow = base[: -len(url_prefix)] if base.endswith(url_prefix) else ""
 
-    def link(path: str = "", **params) -> str:
+    def link(page: str = "", /, **params) -> str:
         query = urlencode({k: v for k, v in params.items()
                            if v not in (None, "") and not (k == "page" and v == 1)})
-        return f"{base}/{path}" + (f"?{query}" if query else "")
+        return f"{base}/{page}" + (f"?{query}" if query else "")
 
     def task_instance(item: dict) -> str:
         """The task instance page of the Airflow UI."""

@@ -168,6 +168,7 @@ class Trace:
     nodes: dict[str, Node]
     edges: list[Edge]
     more: list[dict]  # {"node": id, "direction": "from"|"to", "count": n}: neighbours not shown
+    hidden: dict[str, str] = field(default_factory=dict)  # a node's id -> the opaque id it is shown by
 
     def to_dict(self) -> dict[str, Any]:
         return {"root": self.root, "path": self.path, "nodes": [asdict(n) for n in self.nodes.values()],
@@ -205,8 +206,14 @@ def _version_node(version: Version, level: int) -> Node:
                 files=len(version.files), size=version.total_size)
 
 
-def _hidden(node_id: str, level: int) -> Node:
-    return Node(id=node_id, kind="hidden", level=level, label="a step of a DAG you may not read")
+def _hidden(result: Trace, node_id: str, level: int) -> str:
+    """The id of the box that stands for ``node_id`` of a DAG the reader may not read: opaque, so neither
+    its names nor its version show."""
+    if node_id not in result.hidden:
+        result.hidden[node_id] = f"hidden:{len(result.hidden) + 1}"
+        shown = Node(id=result.hidden[node_id], kind="hidden", level=level, label="a step of a DAG you may not read")
+        result.nodes[shown.id] = shown
+    return result.hidden[node_id]
 
 
 def _walk_upstream(store: Store, result: Trace, version: Version, *, level: int, depth: int, width: int,
@@ -239,7 +246,7 @@ def _walk_upstream(store: Store, result: Trace, version: Version, *, level: int,
             _, dag_id, task_id, version_id = key
             node_id = _version_id(dag_id, task_id, version_id)
             if not allowed(dag_id):
-                result.nodes.setdefault(node_id, _hidden(node_id, level - 1))
+                node_id = _hidden(result, node_id, level - 1)
                 edge.paths, edge.sha256 = [], None
             elif node_id not in result.nodes:
                 upstream = _load(store, dag_id, task_id, version_id, cache)
@@ -273,7 +280,7 @@ def _walk_dataset(store: Store, result: Trace, name: str, version: str, *, level
     for (dag_id, task_id, version_id), count in list(origins.items())[:width]:
         node_id = _version_id(dag_id, task_id, version_id)
         if not allowed(dag_id):
-            result.nodes.setdefault(node_id, _hidden(node_id, level - 1))
+            node_id = _hidden(result, node_id, level - 1)
         elif node_id not in result.nodes:
             upstream = _load(store, dag_id, task_id, version_id, cache)
             if upstream is not None:
@@ -303,7 +310,7 @@ def _walk_downstream(store: Store, result: Trace, key: tuple[str, ...], *, level
                     files=len(entry.get("paths", [])), paths=list(entry.get("paths", []))[:width],
                     sha256=digests[0] if len(digests) == 1 else None, changed=entry.get("changed"))
         if not allowed(entry["dag_id"]):
-            result.nodes.setdefault(node_id, _hidden(node_id, level + 1))
+            edge.target = _hidden(result, node_id, level + 1)
             edge.input, edge.paths, edge.sha256 = "", [], None
         elif node_id not in result.nodes:
             result.nodes[node_id] = Node(id=node_id, kind="version", level=level + 1,
