@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from datetime import UTC, datetime, timedelta
@@ -62,11 +63,27 @@ def test_snapshot_reads_back_byte_identical_by_id_and_latest(store, tmp_path):
     assert [v.version_id for v in list_versions(store)] == ["run-1", "run-2"]
 
 
-def test_empty_outputs_make_an_empty_version(store, tmp_path, caplog):
+def test_empty_outputs_commit_nothing_unless_asked_and_latest_and_aliases_pass_an_empty_one(store, tmp_path, caplog):
+    from airflow_datastores.errors import InvalidSpec, NotFound
+    from airflow_datastores.versions import aliases, latest_version
+
+    caplog.set_level(logging.INFO, logger="airflow_datastores")
     os.makedirs(tmp_path / "out")
-    version = snapshot(str(tmp_path / "out"), store=store, producer=Producer(dag_id="d", task_id="t", run_id="r"))
-    assert version.files == [] and load_version(store, "d", "t", "r").files == []
-    assert "is empty: committing an empty version" in caplog.text
+    assert snapshot(str(tmp_path / "out"), store=store, producer=Producer(dag_id="d", task_id="t", run_id="r0")) is None
+    assert "no version committed" in caplog.text and list(store.list("_manifests/")) == []
+    make_outputs(tmp_path / "full", {"f.txt": b"data"})
+    full = snapshot(str(tmp_path / "full"), store=store, producer=Producer(dag_id="d", task_id="t", run_id="r1"))
+    marker = snapshot(str(tmp_path / "out"), store=store, producer=Producer(dag_id="d", task_id="t", run_id="r2"),
+                      commit_empty=True)
+    assert marker.files == [] and load_version(store, "d", "t", "r2").files == []
+    assert "committing an empty version (commit_empty)" in caplog.text
+    assert latest_version(store, "d", "t").version_id == full.version_id  # the marker is passed over
+    with pytest.raises(InvalidSpec, match="an alias never names an empty version"):
+        aliases.set_alias(store, "best", dag_id="d", task_id="t", version_id=marker.version_id)
+    snapshot(str(tmp_path / "out"), store=store, producer=Producer(dag_id="d", task_id="only", run_id="r"),
+             commit_empty=True)
+    with pytest.raises(NotFound, match="has no committed version with files yet"):
+        latest_version(store, "d", "only")
 
 
 def test_two_attempts_commit_one_version_exactly_one_wins(store, tmp_path):

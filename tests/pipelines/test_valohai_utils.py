@@ -232,6 +232,10 @@ def test_require_approval_waits_for_an_approval_given_through_the_api(dag_file, 
                 details = api(api_server, "GET", f"/dags/{dag_id}/dagRuns/{runs[0]['dag_run_id']}/hitlDetails")
                 waiting = next(iter(details.get("hitl_details", [])), None) and runs[0]["dag_run_id"]
         run = types.SimpleNamespace(dag_id=dag_id, run_id=waiting)
+        while task_state(run, "publish__approval") != "awaiting_input":  # parked: a response now resumes it
+            assert runner.poll() is None and time.monotonic() - started < 600, \
+                (tmp_path / "dags-test.log").read_text()[-4000:]
+            time.sleep(1)
         assert task_state(run, "publish") in (None, "scheduled", "queued")
         api(api_server, "PATCH", f"/dags/{dag_id}/dagRuns/{waiting}/taskInstances/publish__approval/-1/hitlDetails",
             {"chosen_options": ["Approve"]})

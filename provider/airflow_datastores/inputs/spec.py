@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from airflow_datastores.errors import InvalidSpec
+from airflow_datastores.errors import InvalidSpec, NotFound
 from airflow_datastores.redaction import redact
 from airflow_datastores.stores.registry import split_url
 from airflow_datastores.versions.references import REFERENCE_SCHEME, is_reference, make_reference, parse_reference
@@ -107,9 +107,12 @@ def _input(name: str, spec: object) -> Input:
     if isinstance(spec, Sequence):
         return Input(name=name, urls=tuple(_url(name, u) for u in spec))
     if isinstance(spec, Mapping) and "version" in spec:
+        optional = bool(spec.get("optional", False))
+        url = _version_url(name, spec["version"], spec.get("path", ""), optional=optional)
         return Input(
             name=name,
-            urls=(_version_url(name, spec["version"], spec.get("path", "")),),
+            urls=(url,) if url else (),
+            optional=optional,
             keep_directories=spec.get("keep_directories", spec.get("keep-directories", "suffix")),
         )
     if isinstance(spec, Mapping):
@@ -133,8 +136,15 @@ def _input(name: str, spec: object) -> Input:
     raise InvalidSpec(f"Input {name!r}: expected a URL, a list of URLs or a mapping, got {redact(repr(spec))}")
 
 
-def _version_url(name: str, version: object, path: str) -> str:
-    """A reference to an upstream step's version: its ``datastore_outputs`` record or a reference."""
+def _version_url(name: str, version: object, path: str, *, optional: bool = False) -> str | None:
+    """A reference to an upstream step's version: its ``datastore_outputs`` record or a reference; ``None``
+    for an optional input whose upstream step wrote nothing (so committed no version)."""
+    if isinstance(version, Mapping) and version.get("committed") is False:
+        if optional:
+            return None
+        raise NotFound(f"Input {name!r}: the upstream step {version.get('dag_id')}.{version.get('task_id')} wrote no "
+                       "outputs in this run, so it committed no version to stage; mark the input optional, or "
+                       "read an earlier version (datastore://<dag>/<task>/latest)")
     if isinstance(version, Mapping) and {"dag_id", "task_id", "version_id"} <= set(version):
         return make_reference(dag_id=version["dag_id"], task_id=version["task_id"],
                               version=version["version_id"], path=path, store=version.get("store"))

@@ -257,9 +257,12 @@ def commit_for_task(
     dataset_version: str | None = None,
     promote: Sequence[tuple[str, str]] = (),
     execution_metadata: Mapping | None = None,
+    commit_empty: bool = False,
     logger: logging.Logger,
-) -> Version:
+) -> Version | None:
     """Snapshot ``outputs_dir`` as this task run's version, push its record, and announce the asset.
+    A step that wrote no outputs commits nothing (unless ``commit_empty``): its record says so, and
+    ``None`` is returned.
 
     :param inputs: the run's input records (from :func:`record_dicts`), kept in the manifest.
     :param tags: tags of the version; ``properties`` its JSON properties.
@@ -277,11 +280,24 @@ def commit_for_task(
         producer=producer(context),
         inputs=[dict(r) for r in inputs],
         execution_metadata=execution_metadata,
+        commit_empty=commit_empty,
         max_concurrency=config.max_concurrency(),
         logger=logger,
     )
+    if version is None:
+        publish_nothing(context, logger=logger)
+        return None
     publish_version(context, version, store=target, promote=promote, logger=logger)
     return version
+
+
+def publish_nothing(context: Mapping[str, Any], *, logger: logging.Logger) -> None:
+    """This task run wrote no outputs: its ``datastore_outputs`` record says no version was committed."""
+    ti = context["ti"]
+    logger.info("No outputs: no version committed (commit_empty=True commits an empty marker version)")
+    ti.xcom_push(key=XCOM_OUTPUTS, value={"committed": False, "why": "no outputs", "version_id": None,
+                                          "dag_id": ti.dag_id, "task_id": ti.task_id, "run_id": ti.run_id,
+                                          "files": []})
 
 
 def publish_version(context: Mapping[str, Any], version: Version, *, store,
@@ -291,7 +307,7 @@ def publish_version(context: Mapping[str, Any], version: Version, *, store,
     of its files (a reused version; a snapshot makes its own), push its record (``reused`` when it is an
     earlier run's), announce the asset."""
     ti = context["ti"]
-    for name, path in promote:
+    for name, path in promote if version.files else ():  # an alias never names an empty version
         aliases.set_alias(store, name, dag_id=version.dag_id, task_id=version.task_id, version_id=version.version_id,
                           path=path, set_by=f"{ti.dag_id}.{ti.task_id} {ti.run_id}", logger=logger)
     if dataset_version:

@@ -28,6 +28,8 @@ class SnapshotOutputsOperator(LineageMixin, BaseOperator):
         version's files, readable as ``dataset://images/v3``. (templated)
     :param promote: alias name(s) of this task to move to the committed version; a mapping of alias ->
         file names one file of it each.
+    :param commit_empty: commit an empty version when the directory holds no file (by default nothing is
+        committed then).
     """
 
     template_fields: Sequence[str] = ("outputs_dir", "store", "tags", "properties", "dataset_version")
@@ -43,9 +45,11 @@ class SnapshotOutputsOperator(LineageMixin, BaseOperator):
         properties: Mapping[str, Any] | None = None,
         dataset_version: str | None = None,
         promote: str | Sequence[str] | Mapping[str, str] = (),
+        commit_empty: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.commit_empty = commit_empty
         self.outputs_dir = outputs_dir
         self.store = store
         self.conn_id = conn_id
@@ -60,7 +64,9 @@ class SnapshotOutputsOperator(LineageMixin, BaseOperator):
         version = commit_for_task(
             context, outputs_dir=self.outputs_dir, store=self.store, conn_id=self.conn_id, tags=self.tags,
             properties=self.properties, dataset_version=self.dataset_version, promote=self.promote,
-            logger=self.log,
+            commit_empty=self.commit_empty, logger=self.log,
         )
+        if version is None:  # nothing written, nothing committed: the record says so
+            return {"committed": False, "why": "no outputs", "version_id": None}
         self._lineage = TaskLineage(outputs=output_pairs(version), conn_id=self.conn_id)
         return version.to_record()

@@ -80,6 +80,9 @@ class DatastoreStepOperator(LineageMixin, BaseOperator):
         datum alias does: ``datum://model-best`` then stages that file.
     :param environment: extra environment variables for the command. (templated)
     :param cwd: working directory of the command; default: a scratch directory of this attempt.
+    :param commit_empty: commit an empty version (a marker) when the step writes no outputs; by default
+        a step that writes nothing commits nothing, its ``datastore_outputs`` record says so, and
+        ``latest`` and aliases keep naming the last version that has files.
         (templated)
 
     With the OpenLineage provider, each staged file is reported as an input dataset and each file of
@@ -113,6 +116,7 @@ class DatastoreStepOperator(LineageMixin, BaseOperator):
         code_version: str | None = None,
         environment: Mapping[str, str] | None = None,
         cwd: str | None = None,
+        commit_empty: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -136,6 +140,7 @@ class DatastoreStepOperator(LineageMixin, BaseOperator):
         self.dataset_version = dataset_version
         self.promote = check_promote(self.task_id, promote)
         self.reuse = reuse
+        self.commit_empty = commit_empty
         self.code_version = code_version
         self.environment = dict(environment or {})
         self.cwd = cwd
@@ -176,28 +181,32 @@ class DatastoreStepOperator(LineageMixin, BaseOperator):
             returned: list[Any] = [None]
             self._metadata = new_collector()
 
-            def run_and_commit() -> Version:
+            def run_and_commit() -> Version | None:
                 returned[0] = self.run_body(context, dirs, input_names)
                 summary = self._metadata.summary()
                 return commit_for_task(
                     context, outputs_dir=dirs.outputs, store=self.store, conn_id=self.conn_id,
                     inputs=records, tags=self.tags, properties=self.properties,
                     dataset_version=self.dataset_version, promote=self.promote,
-                    execution_metadata=summary if summary["count"] else None, logger=self.log,
+                    execution_metadata=summary if summary["count"] else None, commit_empty=self.commit_empty,
+                    logger=self.log,
                 )
 
             version = self._reuse_or(run_and_commit, context, records) if self.reuse else run_and_commit()
-            push_metadata(context, version.execution_metadata, logger=self.log)
+            push_metadata(context, version.execution_metadata if version else self._metadata.summary(),
+                          logger=self.log)
             result = returned[0]
             push_inputs(context, records)
-            save_records(context, records, version=version.to_record())
-            self._lineage = TaskLineage(inputs=input_pairs(records), outputs=output_pairs(version),
+            record = version.to_record() if version else {"committed": False, "why": "no outputs", "version_id": None}
+            save_records(context, records, version=record if version else None)
+            self._lineage = TaskLineage(inputs=input_pairs(records), outputs=output_pairs(version) if version else [],
                                         conn_id=self.conn_id)
-            return version.to_record() if self.python_callable is None else result
+            return record if self.python_callable is None else result
         finally:
             dirs.remove()
 
-    def _reuse_or(self, run_and_commit: Callable[[], Version], context, records: Sequence[Mapping]) -> Version:
+    def _reuse_or(self, run_and_commit: Callable[[], Version | None], context,
+                  records: Sequence[Mapping]) -> Version | None:
         """The version an earlier run made from the same inputs, parameters and code, else ``run_and_commit()``."""
         ti = context["ti"]
         store = get_store(self.store, conn_id=self.conn_id)

@@ -106,6 +106,7 @@ def _step_kwargs(pipeline: PipelineSpec, node: NodeSpec, inputs: dict, directory
         "on_demand": {s.name: list(s.default) for s in step.inputs.values() if s.download == "on-demand"},
         "filenames": {s.name: s.filename for s in step.inputs.values() if s.filename},
         "problem": node.problem or step.problem,
+        "commit_empty": step.commit_empty,
         "step_name": step.name,
         "pipeline_name": None if pipeline.steps_only else pipeline.name,
         "metadata_sources": _metadata_sources(pipeline, node),

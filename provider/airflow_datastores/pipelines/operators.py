@@ -129,6 +129,11 @@ class YamlStepOperator(DatastoreStepOperator):
             spec["urls"] = [P.render_text(u, params_list, self._values) for u in P.as_list(spec.get("urls"))]
             staged = _staging_input(spec)
             groups = staged.pop("groups")
+            empty = staged.pop("empty_upstreams")
+            if empty and not groups and not staged["urls"] and not staged.get("optional"):
+                raise AirflowFailException(
+                    f"Input {name!r} of step {self.task_id}: {', '.join(empty)} wrote no outputs in this run, so it "
+                    "committed no version to stage; mark the input optional, or give it a default")
             if len(groups) == 1 and len(groups[0]) > 1:  # a sweep upstream: one version per variant
                 self._groups[name] = []
                 for index, url in enumerate(groups[0]):
@@ -267,14 +272,20 @@ def _staging_input(spec: Mapping[str, Any]) -> dict[str, Any]:
     from airflow_datastores.versions import make_reference
 
     groups: list[list[str]] = []
+    empty: list[str] = []  # upstream steps that wrote nothing this run
     for source in spec.get("fed") or ():
         upstream = source.get("version")
         records = [upstream] if isinstance(upstream, (Mapping, str)) or upstream is None else list(upstream)
+        empty += [f"{r.get('dag_id')}.{r.get('task_id')}" for r in records
+                  if isinstance(r, Mapping) and r.get("committed") is False]
         groups.append([make_reference(dag_id=r["dag_id"], task_id=r["task_id"], version=r["version_id"],
                                       path=source.get("path", ""), store=r.get("store"))
-                       if isinstance(r, Mapping) else r for r in records if r is not None])
+                       if isinstance(r, Mapping) else r for r in records
+                       if r is not None and not (isinstance(r, Mapping) and r.get("committed") is False)])
+    groups = [g for g in groups if g]
     keep = spec.get("keep_directories", "suffix" if groups else "none")
-    result = {"urls": list(P.as_list(spec.get("urls"))), "groups": groups, "keep_directories": keep}
+    result = {"urls": list(P.as_list(spec.get("urls"))), "groups": groups, "keep_directories": keep,
+              "empty_upstreams": empty}
     if spec.get("optional"):
         result["optional"] = True
     return result

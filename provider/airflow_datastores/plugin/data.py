@@ -37,6 +37,9 @@ def _xcom():
 def _scope(query, xcom, *, key: str, dags: Collection[str] | None, dag_id: str | None = None,
            task_id: str | None = None):
     query = query.where(xcom.key == key)
+    if key == XCOM_OUTPUTS:  # a run that wrote nothing records that no version was committed
+        text = cast(xcom.value, Text)
+        query = query.where(~text.like('%"committed": false%'), ~text.like('%"committed":false%'))
     if dags is not None:
         query = query.where(xcom.dag_id.in_(sorted(dags)))
     if dag_id:

@@ -120,6 +120,9 @@ def set_alias(store: Store, name: str, *, dag_id: str, task_id: str, version_id:
     version = (latest_version(store, dag_id, task_id) if version_id == "latest"
                else load_version(store, dag_id, task_id, version_id))
     path = path.strip("/")
+    if not version.files:
+        raise InvalidSpec(f"Alias {name!r}: version {version.version_id} of {dag_id}.{task_id} holds no file; an "
+                          "alias never names an empty version")
     if path and not any(f.path == path for f in version.files):
         raise NotFound(f"Alias {name!r}: version {version.version_id} of {dag_id}.{task_id} has no file {path!r}; "
                        "it has: " + ", ".join(f.path for f in version.files[:10])

@@ -74,9 +74,10 @@ def snapshot(
     properties: Mapping | None = None,
     dataset_version: str | None = None,
     execution_metadata: Mapping | None = None,
+    commit_empty: bool = False,
     max_concurrency: int = 8,
     logger: logging.Logger | None = None,
-) -> Version:
+) -> Version | None:
     """Upload everything under ``outputs_dir`` and commit it as a new version of the producer's task.
 
     :param outputs_dir: the directory the task wrote.
@@ -89,6 +90,8 @@ def snapshot(
     :param dataset_version: ``<dataset>/<version>`` to create from all the files of the committed version
         (files may also name dataset versions in their sidecars).
     :param execution_metadata: what the step printed as metadata (kept in the manifest).
+    :param commit_empty: commit a version (a marker) even when the outputs directory holds no file;
+        otherwise nothing is committed and ``None`` returned.
     :param max_concurrency: how many files upload at once. Each request of an upload (a PUT, a part,
         the commit) is retried under the ``[datastores]`` retry policy by the store.
     :raises AlreadyExists: another attempt committed this version first; this attempt's files are
@@ -103,8 +106,11 @@ def snapshot(
     version_properties = check_properties(properties, where="properties")
     files, sidecars = split_sidecars(collect_outputs(outputs_dir), outputs_dir=outputs_dir)
     datasets = _datasets_to_make(store, sidecars, dataset_version)
+    if not files and not commit_empty:
+        logger.info("No outputs in %s: no version committed", outputs_dir)
+        return None
     if not files:
-        logger.warning("Outputs directory %s is empty: committing an empty version", outputs_dir)
+        logger.warning("Outputs directory %s is empty: committing an empty version (commit_empty)", outputs_dir)
 
     def upload(item: tuple[str, str]) -> FileEntry:
         rel, path = item

@@ -182,10 +182,13 @@ def list_versions(store: Store, *, dag_id: str | None = None, task_id: str | Non
 
 
 def latest_version(store: Store, dag_id: str, task_id: str) -> Version:
+    """The newest committed version of the task that holds a file (a marker committed empty is passed over)."""
     versions = list_versions(store, dag_id=dag_id, task_id=task_id)
-    if not versions:
-        raise NotFound(
-            f"{store.url_for(f'{MANIFESTS}/{dag_id}/{task_id}/')}: {dag_id}.{task_id} has no committed "
-            "version yet; run it first"
-        )
-    return load_version(store, dag_id, task_id, versions[-1].version_id)
+    for summary in reversed(versions):
+        version = load_version(store, dag_id, task_id, summary.version_id)
+        if version.files:
+            return version
+    raise NotFound(
+        f"{store.url_for(f'{MANIFESTS}/{dag_id}/{task_id}/')}: {dag_id}.{task_id} has no committed "
+        + ("version with files yet (only empty ones)" if versions else "version yet") + "; run it first"
+    )

@@ -51,14 +51,15 @@ def reuse_key(*, inputs: Iterable[Mapping[str, Any]], parameters: Mapping[str, A
 
 @dataclass(frozen=True)
 class Reused:
-    """What :func:`run_once` did: ``computed`` it, or took the ``version`` an earlier run made."""
+    """What :func:`run_once` did: ``computed`` it, or took the ``version`` an earlier run made (``None``: the
+    step ran and wrote nothing, so committed nothing)."""
 
-    version: Version
+    version: Version | None
     computed: bool
     key: str
 
 
-def run_once(store: Store, *, dag_id: str, task_id: str, key: str, compute: Callable[[], Version], owner: str,
+def run_once(store: Store, *, dag_id: str, task_id: str, key: str, compute: Callable[[], Version | None], owner: str,
              wait_seconds: float = DEFAULT_WAIT_SECONDS, poll_seconds: float = 1.0,
              logger: logging.Logger | None = None) -> Reused:
     """The committed version made with ``key``, or ``compute()`` under the key's lock and recorded.
@@ -83,7 +84,8 @@ def run_once(store: Store, *, dag_id: str, task_id: str, key: str, compute: Call
                 if found is not None:
                     return Reused(version=found, computed=False, key=key)
                 version = compute()
-                _record(store, dag_id=dag_id, task_id=task_id, key=key, version=version)
+                if version is not None:  # a run that wrote nothing committed nothing to reuse
+                    _record(store, dag_id=dag_id, task_id=task_id, key=key, version=version)
                 return Reused(version=version, computed=True, key=key)
             finally:
                 _release(store, dag_id=dag_id, task_id=task_id, key=key)
