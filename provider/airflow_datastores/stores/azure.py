@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import logging
 import uuid
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from airflow_datastores.errors import (
     ObjectChanged,
     TransientError,
 )
+from airflow_datastores.hashing import digest
 from airflow_datastores.stores.base import Leftover, ObjectInfo, SharedClient, Store, check_key, read_up_to, split_root
 
 try:
@@ -110,7 +110,7 @@ class AzureBlobStore(Store):
         blob = self._blob(key)
         first = read_up_to(data, BLOCK_SIZE)
         if len(first) < BLOCK_SIZE:
-            settings = ContentSettings(content_md5=bytearray(hashlib.md5(first).digest()))
+            settings = ContentSettings(content_md5=bytearray(digest("md5", first).digest()))
             self._request(lambda: blob.upload_blob(first, overwrite=not create_only, max_concurrency=1,
                                                    content_settings=settings, validate_content=True, **_once()),
                           "write", key)
@@ -132,7 +132,7 @@ class AzureBlobStore(Store):
 
     def _upload_blocks(self, key: str, blob, first: bytes, data: BinaryIO, *, create_only: bool) -> None:
         # Uncommitted blocks are invisible and expire by themselves: a failure leaves no blob.
-        blocks, block, md5, number = [], first, hashlib.md5(), 1
+        blocks, block, md5, number = [], first, digest("md5"), 1
         while block:
             block_id = base64.b64encode(uuid.uuid4().hex.encode()).decode()
             self._request(lambda b=block, i=block_id: blob.stage_block(i, b, validate_content=True, **_once()),

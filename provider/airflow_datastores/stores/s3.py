@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from airflow_datastores.errors import (
     ObjectChanged,
     TransientError,
 )
+from airflow_datastores.hashing import md5_hex
 from airflow_datastores.stores.base import (
     READ_PIECE,
     Leftover,
@@ -188,7 +188,7 @@ class S3Store(Store):
         return self._multipart(key, s3_key, first, data, condition)  # the permit goes with the first part
 
     def _put(self, key: str, s3_key: str, body: bytes, condition: dict) -> ObjectInfo:
-        crc, md5 = crc64(body), hashlib.md5(body).hexdigest()
+        crc, md5 = crc64(body), md5_hex(body)
         try:
             def put():
                 answer = self.client.put_object(Bucket=self.bucket, Key=s3_key, Body=body, ChecksumCRC64NVME=crc,

@@ -9,7 +9,6 @@ only real objects: nothing to filter, no segment names to page through.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import threading
 import time
@@ -27,6 +26,7 @@ from airflow_datastores.errors import (
     ObjectChanged,
     TransientError,
 )
+from airflow_datastores.hashing import md5_hex
 from airflow_datastores.hooks.swift import SwiftHook
 from airflow_datastores.stores.base import (
     READ_PIECE,
@@ -164,7 +164,7 @@ class SwiftStore(SegmentedObjects, Store):
         first = read_up_to(data, SEGMENT_SIZE)
         if len(first) < SEGMENT_SIZE:
             if create_only:
-                etag = self._put_exclusive(key, name, first, etag=hashlib.md5(first).hexdigest())
+                etag = self._put_exclusive(key, name, first, etag=md5_hex(first))
             else:
                 etag = self._put(self.container, name, first, key=key)
             return self._info(key, size=len(first), etag=etag, whole=True)
@@ -182,7 +182,7 @@ class SwiftStore(SegmentedObjects, Store):
 
         data = contents.encode() if isinstance(contents, str) else contents
         if kwargs.get("query_string") != MANIFEST_PUT:
-            kwargs["etag"] = hashlib.md5(data).hexdigest()
+            kwargs["etag"] = md5_hex(data)
 
         def once() -> str:
             if tries is not None:

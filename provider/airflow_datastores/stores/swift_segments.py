@@ -4,7 +4,6 @@ segments of uploads whose manifest was never written (the store's leftovers)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ from email.utils import parsedate_to_datetime
 from typing import BinaryIO
 
 from airflow_datastores.errors import DataStoreError, MissingExtra
+from airflow_datastores.hashing import md5_hex
 from airflow_datastores.stores.base import Leftover, ObjectInfo, check_key, read_up_to
 
 try:
@@ -178,7 +178,7 @@ def _upload_of(segment: str) -> tuple[str, str] | None:
 
 def _slo_etag(entries: list[dict]) -> str:
     """Swift's ETag of an SLO: the md5 of its entries' ETags."""
-    return hashlib.md5("".join(entry["etag"] for entry in entries).encode()).hexdigest()
+    return md5_hex("".join(entry["etag"] for entry in entries).encode())
 
 
 def parse_time(value: str | None) -> datetime | None:
