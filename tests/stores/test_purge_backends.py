@@ -66,7 +66,7 @@ def test_killed_snapshot_leftovers_are_listed_kept_while_young_then_removed(back
     store, raw, kind = backend
     # A committed large object (segments, parts, blocks) that purge must leave alone.
     reader = PatternReader(20 * 1024 * 1024 + 3)
-    store.write("keep/big.bin", reader, create_only=True)
+    store.write("keep/big.bin", reader)
     committed = raw(store)
     assert list(store.leftovers()) == []
 
