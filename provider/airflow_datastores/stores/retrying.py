@@ -10,7 +10,8 @@
   ends the read with :class:`ObjectChanged`, never with a file stitched from two contents;
 * ``leftovers`` starts again after the last one it yielded, ``remove_leftover`` is repeated as it is;
 * ``write`` is left to the backend, which repeats each of its requests (a PUT, each part, the
-  commit) with the same policy, the body of each held in memory.
+  commit) with the same policy, the body of each held in memory or, for a create-only write,
+  rewound from its spool (:mod:`~airflow_datastores.stores.spool`).
 """
 
 from __future__ import annotations
