@@ -14,6 +14,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowSkipException
 
 from airflow_datastores.errors import InvalidSpec
+from airflow_datastores.operators._failures import fail_without_retry
 from airflow_datastores.operators._lineage import LineageMixin, TaskLineage, input_pairs, output_pairs
 from airflow_datastores.operators._runtime import (
     SkipUnchanged,
@@ -149,6 +150,7 @@ class DatastoreStepOperator(LineageMixin, BaseOperator):
         super().render_template_fields(context, jinja_env)
         mask_url_passwords(self.inputs)
 
+    @fail_without_retry
     def execute(self, context) -> Any:
         dirs = task_dirs(context).create()
         try:
