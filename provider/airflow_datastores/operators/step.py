@@ -35,6 +35,11 @@ from airflow_datastores.stores.registry import get_store
 from airflow_datastores.versions import Version
 from airflow_datastores.versions.reuse import reuse_key, run_once
 
+#: What a step templates besides its command: the documented "(templated)" arguments, shared with
+#: ``@task.datastore`` (whose body is a function, so it has no command to template).
+STEP_TEMPLATE_FIELDS: tuple[str, ...] = ("op_kwargs", "inputs", "store", "environment", "cwd", "tags", "properties",
+                                         "dataset_version")
+
 
 class DatastoreStepOperator(LineageMixin, BaseOperator):
     """One pipeline step: stage its inputs, run its body, commit its outputs as a new version.
@@ -85,8 +90,7 @@ class DatastoreStepOperator(LineageMixin, BaseOperator):
     the committed version as an output dataset (``get_openlineage_facets_on_complete``).
     """
 
-    template_fields: Sequence[str] = ("command", "op_kwargs", "inputs", "store", "environment", "cwd", "tags",
-                                      "properties", "dataset_version")
+    template_fields: Sequence[str] = ("command", *STEP_TEMPLATE_FIELDS)
     template_fields_renderers = {"command": "bash", "inputs": "json", "op_kwargs": "py"}
     ui_color = "#e6f2e6"
     #: Whether the constructor checks ``inputs`` (YAML steps' are checked by the loader, with file:line).
