@@ -170,3 +170,15 @@ def test_does_not_exist_explains_a_hash_or_question_mark(s3_root, tmp_path, char
         stage_inputs({"h": {"url": f"{s3_root}/a/hash{character}x.txt", "conn_id": "test_s3"}},
                      inputs_dir=str(tmp_path / "in"))
     assert "'#' is part of the key" in str(err.value) and "[?]" in str(err.value), str(err.value)
+
+
+def test_does_not_exist_explains_a_hash_in_an_http_url(http_server, tmp_path):
+    directory = http_server.root_dir / f"odd-{os.getpid()}"
+    directory.mkdir(exist_ok=True)
+    (directory / "hash#x.txt").write_bytes(b"x")
+    with pytest.raises(NotFound) as err:
+        stage_inputs({"h": f"{http_server.endpoint}/{directory.name}/hash#x.txt"}, inputs_dir=str(tmp_path / "in"))
+    assert "'#' a fragment, which is never sent" in str(err.value) and "%23" in str(err.value), str(err.value)
+    staged = stage_inputs({"h": f"{http_server.endpoint}/{directory.name}/hash%23x.txt"},
+                          inputs_dir=str(tmp_path / "ok"))
+    assert open(staged.records[0].path, "rb").read() == b"x"
