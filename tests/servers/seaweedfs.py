@@ -11,6 +11,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import shutil
 import sys
 
 from tests.servers.base import HOST, INSTALL_HINT, LocalServer, ServerError, free_port, http_ok, stop_process_groups
@@ -75,6 +76,8 @@ class SeaweedFSServer(LocalServer):
                     os.unlink(path)
                 except FileNotFoundError:
                     pass
+        if self._own_dir:  # its volumes hold every byte the tests wrote
+            shutil.rmtree(self.dir, ignore_errors=True)
 
     def connection(self) -> dict:
         return {"conn_type": "aws", "login": ACCESS_KEY, "password": SECRET_KEY,
