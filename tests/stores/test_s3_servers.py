@@ -19,6 +19,7 @@ import hashlib
 
 import boto3
 import pytest
+from botocore.config import Config
 
 from airflow_datastores.errors import ObjectChanged
 from airflow_datastores.stores.registry import open_store
@@ -35,7 +36,7 @@ def s3(request):
     server_fixture, root_fixture, conn_id = SERVERS[request.param]
     server, root = request.getfixturevalue(server_fixture), request.getfixturevalue(root_fixture)
     client = boto3.client("s3", endpoint_url=server.endpoint, region_name="us-east-1", aws_access_key_id="testing",
-                          aws_secret_access_key="testing")
+                          aws_secret_access_key="testing", config=Config(retries={"total_max_attempts": 1}))
     return request.param, open_store(root, conn_id=conn_id), client, root[len("s3://"):]
 
 
