@@ -2,11 +2,12 @@
 
 Servers start lazily, once per session, on free 127.0.0.1 ports, and stop at the end (also on failure):
 
-* ``s3_server``, ``azure_server``, ``gcs_server``, ``swift_server``, ``http_server``, ``https_server``:
-  each sets its Airflow connection (``AIRFLOW_CONN_TEST_S3`` ... ``AIRFLOW_CONN_TEST_HTTPS``) and has
-  ``.conn_id`` and ``.endpoint``; the HTTP ones also ``.root_dir``, ``.requests``, ``.ca_path``.
-* ``s3_root``, ``azure_root``, ``gcs_root``, ``swift_root``, ``local_root``: a fresh, empty location
-  for one test, as a URL string (``s3://<new bucket>`` ...).
+* ``s3_server`` (moto), ``seaweedfs_server`` (SeaweedFS, a second S3 server), ``azure_server``, ``gcs_server``,
+  ``swift_server``, ``http_server``, ``https_server``: each sets its Airflow connection (``AIRFLOW_CONN_TEST_S3``,
+  ``AIRFLOW_CONN_TEST_SEAWEEDFS`` ... ``AIRFLOW_CONN_TEST_HTTPS``) and has ``.conn_id`` and ``.endpoint``; the
+  HTTP ones also ``.root_dir``, ``.requests``, ``.ca_path``.
+* ``s3_root``, ``seaweedfs_root``, ``azure_root``, ``gcs_root``, ``swift_root``, ``local_root``: a fresh, empty
+  location for one test, as a URL string (``s3://<new bucket>`` ...).
 * ``airflow_db``: the metadata database of the session's Airflow home, for ``dag.test()``.
 """
 
@@ -35,6 +36,7 @@ from tests.servers.azurite import AzuriteServer  # noqa: E402
 from tests.servers.gcs import FakeGcsServer  # noqa: E402
 from tests.servers.http import HttpFileServer  # noqa: E402
 from tests.servers.moto import MotoServer  # noqa: E402
+from tests.servers.seaweedfs import SeaweedFSServer  # noqa: E402
 from tests.servers.swift import SwiftServer  # noqa: E402
 
 _started: list = []
@@ -68,6 +70,11 @@ def _serve(server, conn_id: str):
 @pytest.fixture(scope="session")
 def s3_server():
     return _serve(MotoServer(), "test_s3")
+
+
+@pytest.fixture(scope="session")
+def seaweedfs_server():
+    return _serve(SeaweedFSServer(), "test_seaweedfs")
 
 
 @pytest.fixture(scope="session")
@@ -120,6 +127,16 @@ def s3_root(s3_server, _clear_stores) -> str:
 
     name = _name()
     boto3.client("s3", endpoint_url=s3_server.endpoint, region_name="us-east-1", aws_access_key_id="testing",
+                 aws_secret_access_key="testing").create_bucket(Bucket=name)
+    return f"s3://{name}"
+
+
+@pytest.fixture
+def seaweedfs_root(seaweedfs_server, _clear_stores) -> str:
+    import boto3
+
+    name = _name()
+    boto3.client("s3", endpoint_url=seaweedfs_server.endpoint, region_name="us-east-1", aws_access_key_id="testing",
                  aws_secret_access_key="testing").create_bucket(Bucket=name)
     return f"s3://{name}"
 

@@ -33,7 +33,7 @@ from typing import Any
 from airflow.sdk.bases.decorator import DecoratedOperator, task_decorator_factory
 
 from airflow_datastores.operators._runtime import outputs_of
-from airflow_datastores.operators.step import DatastoreStepOperator
+from airflow_datastores.operators.step import STEP_TEMPLATE_FIELDS, DatastoreStepOperator
 
 _DIRECTORIES = ("inputs_dir", "outputs_dir")
 
@@ -54,7 +54,7 @@ class _DatastoreDecoratedOperator(DecoratedOperator, DatastoreStepOperator):
     """The operator behind ``@task.datastore``."""
 
     custom_operator_name = "@task.datastore"
-    template_fields: Sequence[str] = ("op_args", "op_kwargs", "inputs", "store")
+    template_fields: Sequence[str] = ("op_args", *STEP_TEMPLATE_FIELDS)
 
     def __init__(
         self,

@@ -40,6 +40,11 @@ class ObjectChanged(DataStoreError):
     """The object was replaced while it was read: its identity is no longer the one first seen."""
 
 
+class NotEnoughSpace(DataStoreError, OSError):
+    """The local file system has no room for what is to be staged; the message names the input, the
+    directory, the bytes needed and the bytes free."""
+
+
 class ReadOnlyStore(DataStoreError):
     """A write or delete was asked of a store that can only be read (HTTP)."""
 

@@ -3,6 +3,10 @@
 The three digests are computed while the bytes move (download or upload), never in a second read.
 For large streams each algorithm runs on its own thread: hashlib releases the GIL on big buffers, so
 the hashing overlaps the network and the disk instead of stalling them.
+
+Every digest here is a checksum, not security: :func:`digest` makes them all with
+``usedforsecurity=False``, which a FIPS-mode host requires of md5 and sha1 (ETags, records). Nothing
+in the package makes an md5 or a sha1 with hashlib directly (tests/core/test_fips.py says so).
 """
 
 from __future__ import annotations
@@ -58,9 +62,20 @@ class _Crc:
         return self.digest().hex()
 
 
+def digest(name: str, data: bytes = b""):
+    """A hashlib object for ``name`` (``md5``, ``sha1``, ``sha256`` ...) fed ``data``, made as a checksum:
+    ``usedforsecurity=False``, so a FIPS-mode host allows md5 and sha1 too."""
+    return hashlib.new(name, data, usedforsecurity=False)
+
+
+def md5_hex(data: bytes) -> str:
+    """The md5 of ``data`` as hex (ETags, Content-MD5): a checksum, allowed on FIPS hosts."""
+    return digest("md5", data).hexdigest()
+
+
 def new_checksum(name: str):
     """A fresh hash object for ``name``: hashlib's algorithms, ``crc32``, ``crc32c`` or ``crc64nvme``."""
-    return hashlib.new(name) if name in hashlib.algorithms_available else _Crc(name)
+    return digest(name) if name in hashlib.algorithms_available else _Crc(name)
 
 
 class _PartHasher:
@@ -125,7 +140,7 @@ class Hasher:
         self.size = 0
         self.vouched = vouched
         names = set(extra) | set(vouched.checksums if vouched else ())
-        self._hashes = {name: hashlib.new(name) for name in ALGORITHMS}
+        self._hashes = {name: digest(name) for name in ALGORITHMS}
         self._extra = {name: new_checksum(name) for name in sorted(names - set(ALGORITHMS))}
         self._parts = _PartHasher(vouched.parts) if vouched and vouched.parts else None
         others = [*self._extra.values(), *([self._parts] if self._parts else [])]

@@ -1,5 +1,7 @@
 """Wildcards in object keys: ``*`` matches within one path segment, ``**`` across segments, ``?`` one
-character. A pattern is resolved by listing the longest literal prefix before its first wildcard.
+character, ``[abc]`` one of those (so ``[?]``, ``[*]`` and ``[[]`` name those characters themselves).
+Every character a key can hold matches, newlines included. A pattern is resolved by listing the longest
+literal prefix before its first wildcard.
 
 A key without a wildcard names one object or a directory, never a sibling whose name merely starts
 the same (``data`` is ``data`` and ``data/...``, not ``data-cache/...``)."""
@@ -56,7 +58,8 @@ def compile_pattern(pattern: str) -> re.Pattern[str]:
         else:
             out.append(re.escape(char))
             i += 1
-    return re.compile("".join(out) + r"\Z")
+    # DOTALL: a key may hold a newline, and '**' must match it as any other character.
+    return re.compile("".join(out) + r"\Z", re.DOTALL)
 
 
 def matches(pattern: str, key: str) -> bool:

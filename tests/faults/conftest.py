@@ -1,6 +1,6 @@
 """Each real server behind a fault-injecting proxy (tests/servers/faults.py), as a store for one test.
 
-``faulty`` is parametrized over S3, Azure, GCS, Swift and HTTP(S): it gives the backend's name, the
+``faulty`` is parametrized over S3 (moto and SeaweedFS), Azure, GCS, Swift and HTTP(S): it gives the backend's name, the
 proxy, a store URL whose connection goes through the proxy, a direct client that bypasses it (to set
 objects up, or to replace one mid-download), and the request patterns of each request kind.
 """
@@ -67,6 +67,14 @@ def s3_proxy(s3_server):
 
 
 @pytest.fixture(scope="session")
+def seaweedfs_proxy(seaweedfs_server):
+    proxy = _proxied(seaweedfs_server, "faulty_seaweedfs", lambda p: {**seaweedfs_server.connection(), "extra": {
+        "endpoint_url": p.endpoint, "region_name": "us-east-1"}})
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture(scope="session")
 def azure_proxy(azure_server):
     def conn(p):
         string = azure_server.connection_string.replace(f":{azure_server.port}/", f":{p.port}/")
@@ -103,19 +111,24 @@ def _name() -> str:
     return f"f{uuid.uuid4().hex[:16]}"
 
 
-def _s3(request) -> Faulty:
+def _s3(request, backend: str = "s3", server: str = "s3_server") -> Faulty:
     import boto3
 
-    server, proxy = request.getfixturevalue("s3_server"), request.getfixturevalue("s3_proxy")
+    server, proxy = request.getfixturevalue(server), request.getfixturevalue(f"{backend}_proxy")
     client = boto3.client("s3", endpoint_url=server.endpoint, region_name="us-east-1",
                           aws_access_key_id="testing", aws_secret_access_key="testing")
     bucket = _name()
     client.create_bucket(Bucket=bucket)
-    return Faulty("s3", proxy, f"s3://{bucket}", "faulty_s3",
+    return Faulty(backend, proxy, f"s3://{bucket}", f"faulty_{backend}",
                   put=lambda key, data: client.put_object(Bucket=bucket, Key=key, Body=data),
                   patterns={"list": ("GET", r"list-type=2"), "stat": ("HEAD", ""), "read": ("GET", r"/{key}$"),
                             "commit": ("PUT", r"_manifests/.*\.json"),
                             "upload": ("PUT", r"small\.bin")})
+
+
+def _seaweedfs(request) -> Faulty:
+    """The S3 store against SeaweedFS, a second real S3 server: the same requests, the same faults."""
+    return _s3(request, "seaweedfs", "seaweedfs_server")
 
 
 def _azure(request) -> Faulty:
@@ -179,7 +192,7 @@ def _http(request) -> Faulty:
                   patterns={"stat": ("HEAD", ""), "read": ("GET", r"/{key}$")})
 
 
-BACKENDS = {"s3": _s3, "azure": _azure, "gcs": _gcs, "swift": _swift, "http": _http}
+BACKENDS = {"s3": _s3, "seaweedfs": _seaweedfs, "azure": _azure, "gcs": _gcs, "swift": _swift, "http": _http}
 
 
 @pytest.fixture(params=list(BACKENDS))

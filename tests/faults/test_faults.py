@@ -197,3 +197,23 @@ def test_an_upload_corrupted_in_transit_is_sent_again(faulty, tmp_path):
     assert faulty.proxy.fired() == 1
     assert version.files[0].sha256 == hashlib.sha256(small).hexdigest()
     assert verify_version(store, version).ok  # the store holds the bytes that were meant, not the flipped ones
+
+
+@pytest.mark.parametrize("faulty", ["s3", "seaweedfs"], indirect=True)
+def test_a_listing_broken_on_its_second_page_resumes_without_losing_a_key(faulty):
+    # S3 lists in key order; SeaweedFS lists directory by directory, so "d/k-x/z" (before "d/k/0000" in
+    # key order) comes after "d/k/1004". A resume that passed over every key up to the last one
+    # yielded lost it without a word.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from airflow_datastores.inputs.resolve import resolve_inputs
+    from airflow_datastores.inputs.spec import parse_inputs
+
+    keys = [f"d/k/{i:04d}" for i in range(1005)] + ["d/k-x/z", "d/l"]
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda key: faulty.put(key, key.encode()), keys))
+    faulty.proxy.add(Fault(method="GET", path=r"list-type=2.*continuation-token", status=503))
+    found = resolve_inputs(parse_inputs({"d": {"url": faulty.url("d/**"), "conn_id": faulty.conn_id,
+                                               "keep_directories": "full"}}))
+    assert faulty.proxy.fired() == 1
+    assert sorted(f.key for f in found) == sorted(keys)

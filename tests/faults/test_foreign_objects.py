@@ -45,37 +45,43 @@ def _check(faulty, tmp_path, key: str, verified: str) -> None:
     assert not list((tmp_path / "bad" / "in").rglob("*.bin"))
 
 
-def _s3_client(s3_server, **config):
+#: The S3 cases run on moto and on SeaweedFS, a second real S3 server.
+S3_SERVERS = ["s3", "seaweedfs"]
+
+
+def _s3_client(request, faulty, **config):
+    """A plain boto3 client of the server behind ``faulty``, bypassing the proxy."""
     import boto3
     from botocore.config import Config
 
-    return boto3.client("s3", endpoint_url=s3_server.endpoint, region_name="us-east-1", aws_access_key_id="testing",
+    server = request.getfixturevalue("s3_server" if faulty.backend == "s3" else "seaweedfs_server")
+    return boto3.client("s3", endpoint_url=server.endpoint, region_name="us-east-1", aws_access_key_id="testing",
                         aws_secret_access_key="testing", config=Config(**config))
 
 
-@pytest.mark.parametrize("faulty", ["s3"], indirect=True)
-def test_s3_multipart_without_checksums_is_verified_by_its_etag_part_by_part(faulty, s3_server, tmp_path):
+@pytest.mark.parametrize("faulty", S3_SERVERS, indirect=True)
+def test_s3_multipart_without_checksums_is_verified_by_its_etag_part_by_part(faulty, request, tmp_path):
     from boto3.s3.transfer import TransferConfig
 
-    client = _s3_client(s3_server, request_checksum_calculation="when_required")
+    client = _s3_client(request, faulty, request_checksum_calculation="when_required")
     client.upload_fileobj(io.BytesIO(DATA), faulty.root[5:], "multi.bin",
                           Config=TransferConfig(multipart_threshold=PART, multipart_chunksize=PART))
     assert client.head_object(Bucket=faulty.root[5:], Key="multi.bin")["ETag"].endswith('-3"')
     _check(faulty, tmp_path, "multi.bin", "s3:etag-parts")
 
 
-@pytest.mark.parametrize("faulty", ["s3"], indirect=True)
-def test_s3_multipart_with_the_sdks_default_crc32_is_verified_part_by_part(faulty, s3_server, tmp_path):
+@pytest.mark.parametrize("faulty", S3_SERVERS, indirect=True)
+def test_s3_multipart_with_the_sdks_default_crc32_is_verified_part_by_part(faulty, request, tmp_path):
     from boto3.s3.transfer import TransferConfig
 
-    _s3_client(s3_server).upload_fileobj(io.BytesIO(DATA), faulty.root[5:], "default.bin",
+    _s3_client(request, faulty).upload_fileobj(io.BytesIO(DATA), faulty.root[5:], "default.bin",
                                          Config=TransferConfig(multipart_threshold=PART, multipart_chunksize=PART))
     _check(faulty, tmp_path, "default.bin", "s3:composite-crc32")
 
 
-@pytest.mark.parametrize("faulty", ["s3"], indirect=True)
-def test_s3_composite_sha256_is_verified_part_by_part(faulty, s3_server, tmp_path):
-    client, bucket = _s3_client(s3_server), faulty.root[5:]
+@pytest.mark.parametrize("faulty", S3_SERVERS, indirect=True)
+def test_s3_composite_sha256_is_verified_part_by_part(faulty, request, tmp_path):
+    client, bucket = _s3_client(request, faulty), faulty.root[5:]
     upload = client.create_multipart_upload(Bucket=bucket, Key="composite.bin", ChecksumAlgorithm="SHA256")["UploadId"]
     parts = []
     for number, start in enumerate(range(0, len(DATA), PART), start=1):
@@ -143,10 +149,10 @@ def test_azure_blob_without_content_md5_says_only_its_size_was_verified(faulty, 
     assert any("only its size could be verified" in line for line in log), log
 
 
-@pytest.mark.parametrize("faulty", ["s3"], indirect=True)
-def test_s3_parts_of_unequal_sizes_are_checked_with_their_real_sizes(faulty, s3_server, tmp_path):
+@pytest.mark.parametrize("faulty", S3_SERVERS, indirect=True)
+def test_s3_parts_of_unequal_sizes_are_checked_with_their_real_sizes(faulty, request, tmp_path):
     # 6, 5, 7 and 6 MiB: the first and last parts add up as if all four were 6 MiB, which they are not.
-    client, bucket = _s3_client(s3_server, request_checksum_calculation="when_required"), faulty.root[5:]
+    client, bucket = _s3_client(request, faulty, request_checksum_calculation="when_required"), faulty.root[5:]
     sizes = [6 * MiB, 5 * MiB, 7 * MiB, 6 * MiB]
     data = (DATA * 2)[: sum(sizes)]
     upload = client.create_multipart_upload(Bucket=bucket, Key="uneven.bin")["UploadId"]

@@ -1,7 +1,7 @@
 """One contract for every backend, run against the real servers on 127.0.0.1.
 
-Each writable backend (local, S3, Azure Blob, GCS, Swift with tempauth and with Keystone v3) must pass every
-case; HTTP(S) the read ones.
+Each writable backend (local, S3 on moto and on SeaweedFS, Azure Blob, GCS, Swift with tempauth and with
+Keystone v3) must pass every case; HTTP(S) the read ones.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from airflow_datastores.stores.registry import open_store
 
 WRITABLE = {
     "local": ("local_root", None),
-    "s3": ("s3_root", "test_s3"),
+    "s3": ("s3_root", "test_s3"),  # moto
+    "seaweedfs": ("seaweedfs_root", "test_seaweedfs"),  # a second, real S3 server
     "azure": ("azure_root", "test_azure"),
     "gcs": ("gcs_root", "test_gcs"),
     "swift": ("swift_root", "test_swift"),  # tempauth (v1)

@@ -94,8 +94,8 @@ def test_reads_at_and_past_the_end_are_empty(store):
 
 
 def test_create_only_large_write_refuses_an_existing_key(store):
-    # fake-gcs-server ignores ifGenerationMatch on resumable uploads; the store checks first (and GCS
-    # itself enforces the condition, which the store sends all the same).
+    # A create-only write is one single-request upload whatever its size: fake-gcs-server ignores
+    # ifGenerationMatch on resumable uploads, and holds to it on single-request ones.
     store.write_bytes("taken.bin", b"first")
     with pytest.raises(AlreadyExists, match="gs://.*/taken.bin"):
         store.write("taken.bin", PatternReader(gcs.SINGLE_REQUEST_LIMIT + 1), create_only=True)

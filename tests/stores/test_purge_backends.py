@@ -1,5 +1,5 @@
 """Purge on each backend's real server: what a snapshot killed mid-upload leaves outside the key space
-(S3 incomplete multipart uploads, Azure uncommitted blocks, Swift segments without a manifest) is listed
+(S3 incomplete multipart uploads, on moto and SeaweedFS; Azure uncommitted blocks, Swift segments without a manifest) is listed
 with its size, kept while younger than the grace period, then removed, and nothing else is touched."""
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ def swift_raw(store):
 
 BACKENDS = {
     "s3": ("s3_root", "test_s3", s3_raw, "multipart upload"),
+    "seaweedfs": ("seaweedfs_root", "test_seaweedfs", s3_raw, "multipart upload"),
     "azure": ("azure_root", "test_azure", azure_raw, "uncommitted blocks"),
     "swift": ("swift_root", "test_swift", swift_raw, "segments"),
 }
@@ -65,7 +66,7 @@ def test_killed_snapshot_leftovers_are_listed_kept_while_young_then_removed(back
     store, raw, kind = backend
     # A committed large object (segments, parts, blocks) that purge must leave alone.
     reader = PatternReader(20 * 1024 * 1024 + 3)
-    store.write("keep/big.bin", reader, create_only=True)
+    store.write("keep/big.bin", reader)
     committed = raw(store)
     assert list(store.leftovers()) == []
 
@@ -113,8 +114,9 @@ def _new(now: dict, before: dict) -> dict:
     return {name: size for name, size in now.items() if name not in before}
 
 
-def test_a_purge_of_one_dag_lists_only_its_leftovers(s3_root):
-    store = open_store(s3_root, conn_id="test_s3")
+@pytest.mark.parametrize("backend", ["s3", "seaweedfs"], indirect=True)
+def test_a_purge_of_one_dag_lists_only_its_leftovers(backend):
+    store = backend[0]
     client, bucket = store.inner.client, store.inner.bucket
     for key in ("d/t/r/try-1-aa/f.bin", "e/t/r/try-1-bb/f.bin"):
         upload = client.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]

@@ -132,7 +132,7 @@ class RacingReader(PatternReader):
         return super().read(n)
 
 
-def test_refused_create_only_manifest_leaves_no_segments(store, server):
+def test_a_refused_create_only_write_is_one_plain_put_and_leaves_no_segments(store, server):
     size = 2 * swift.SEGMENT_SIZE + 1
     reader = RacingReader(size, lambda: server.put_object(store.container, "taken.bin", contents=b"the winner"))
     with pytest.raises(AlreadyExists, match="taken.bin"):

@@ -7,7 +7,6 @@ whose segments go to ``<container>_segments`` (the ``swift`` command line client
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import threading
@@ -16,6 +15,7 @@ from typing import Any
 
 from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
 
+from airflow_datastores.hashing import md5_hex
 from airflow_datastores.hooks.swift import SwiftHook
 
 schemes = ["swift"]
@@ -233,7 +233,7 @@ class SwiftFile(AbstractBufferedFile):
         data = self.buffer.getvalue()
         if final and not self._segments and len(data) <= self.blocksize:  # it all fits in one PUT
             self.fs._status(lambda: conn.put_object(container, key, contents=io.BytesIO(data),
-                                                    content_length=len(data), etag=hashlib.md5(data).hexdigest()),
+                                                    content_length=len(data), etag=md5_hex(data)),
                             self.path)
             return True
         segments = f"{container}_segments"
@@ -244,7 +244,7 @@ class SwiftFile(AbstractBufferedFile):
             name = f"{self._upload}/{len(self._segments):08d}"
             etag = self.fs._status(lambda name=name, piece=piece: conn.put_object(
                 segments, name, contents=io.BytesIO(piece), content_length=len(piece),
-                etag=hashlib.md5(piece).hexdigest()), self.path)
+                etag=md5_hex(piece)), self.path)
             self._segments.append({"path": f"/{segments}/{name}", "etag": etag.strip('"'), "size_bytes": len(piece)})
         if not final:
             self.buffer = io.BytesIO()

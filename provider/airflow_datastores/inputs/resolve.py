@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_datastores.errors import InvalidSpec, NotFound
+from airflow_datastores.errors import DataStoreError, InvalidSpec, NotFound
 from airflow_datastores.inputs.spec import Input
 from airflow_datastores.patterns import has_wildcard, literal_prefix, matches
 from airflow_datastores.stores.base import ObjectInfo, Store
@@ -75,7 +75,7 @@ def resolve_inputs(inputs: Iterable[Input]) -> list[SourceFile]:
         if not found and not spec.optional:
             raise NotFound(
                 f"Input {spec.name!r}: nothing matches {', '.join(spec.urls)}; check the URL or "
-                "wildcard, or mark the input optional"
+                "wildcard, or mark the input optional" + "".join(_hint(url) for url in spec.urls[:1])
             )
         files.extend(found)
     _check_collisions(files)
@@ -123,7 +123,7 @@ def _resolve_url(spec: Input, url: str) -> list[SourceFile]:
         return [
             _source(spec, store, info, base + prefix, url, base=base)
             for info in store.list(prefix)
-            if not info.key.endswith("/") and matches(key, info.key)
+            if matches(key, info.key) and _is_file(info, spec)
         ]
     # Without a wildcard the URL names one object or, failing that, a directory: what is below ``key/``
     # (never a sibling that merely starts the same, such as ``data-cache/`` beside ``data``).
@@ -135,8 +135,20 @@ def _resolve_url(spec: Input, url: str) -> list[SourceFile]:
                 return _missing(spec, url)
     directory = key.rstrip("/") + "/" if key.rstrip("/") else ""
     found = [_source(spec, store, info, base + directory, url, base=base)
-             for info in store.list(directory) if not info.key.endswith("/")]
+             for info in store.list(directory) if _is_file(info, spec)]
     return found or _missing(spec, url)
+
+
+def _is_file(info: ObjectInfo, spec: Input) -> bool:
+    """Whether a listed object is a file to stage: a directory marker (an empty object whose key ends
+    with ``/``, as consoles and other tools make) is not; one that holds bytes cannot be staged."""
+    if not info.key.endswith("/"):
+        return True
+    if info.size:
+        raise DataStoreError(
+            f"Input {spec.name!r}: {info.url} holds {info.size} bytes under a name that ends with '/', which no "
+            "file can have; rename the object, or narrow the URL or wildcard so it does not match it")
+    return False
 
 
 def _missing(spec: Input, url: str) -> list[SourceFile]:
@@ -144,8 +156,19 @@ def _missing(spec: Input, url: str) -> list[SourceFile]:
         return []
     raise NotFound(
         f"Input {spec.name!r}: {url} does not exist (no object, nor a directory with files in it); check "
-        "the URL, or mark the input optional"
+        "the URL, or mark the input optional" + _hint(url)
     )
+
+
+def _hint(url: str) -> str:
+    """What '#' and '?' mean in ``url``, when it holds one."""
+    if "#" not in url and "?" not in url:
+        return ""
+    if url.startswith(("http://", "https://")):
+        return (". In an http(s) URL '?' starts the query and '#' a fragment, which is never sent: write them "
+                "%3F and %23 when they are part of the file's name")
+    return (". In a store URL '#' is part of the key and '?' is a wildcard for one character: write '[?]' for "
+            "a '?' in the name itself ('[*]' and '[[]' likewise)")
 
 
 def _source(spec: Input, store: Store, info: ObjectInfo, prefix: str, url: str, *, base: str = "") -> SourceFile:

@@ -3,6 +3,7 @@ else transferred and verified; one record per file, logged with its md5, sha1 an
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import threading
@@ -12,10 +13,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_datastores.inputs.cache import InputCache, place_file
+from airflow_datastores.errors import DataStoreError, NotEnoughSpace
+from airflow_datastores.inputs.cache import CacheEntry, InputCache, place_file
 from airflow_datastores.inputs.progress import Progress
 from airflow_datastores.inputs.resolve import SourceFile, resolve_inputs
 from airflow_datastores.inputs.spec import parse_inputs
+from airflow_datastores.inputs.targets import check_space, check_targets, free_bytes, no_space_message, target_path
 from airflow_datastores.inputs.transfer import download, replacing
 from airflow_datastores.records import InputRecord
 from airflow_datastores.retry import RetryPolicy
@@ -68,13 +71,16 @@ def stage_files(
     logger = logger or log
     started = time.monotonic()
     inputs_dir = os.path.abspath(inputs_dir)
+    check_targets(files, inputs_dir=inputs_dir)  # names the local file system cannot hold: before any byte
     os.makedirs(inputs_dir, exist_ok=True)
     result = StagingResult(inputs_dir=inputs_dir, records=[])
     stats_lock = threading.Lock()
     directories = _Directories()
+    placed: list[str] = []
 
     def finish(record: InputRecord, target: str) -> InputRecord:
         with stats_lock:
+            placed.append(target)
             if record.cached:
                 result.files_cached += 1
             else:
@@ -85,41 +91,70 @@ def stage_files(
         return record
 
     def fetch(source: SourceFile) -> InputRecord:
-        target = _target(inputs_dir, source)
-        source, digests = download(source, target, policy=policy, progress=progress, logger=logger)
+        target = target_path(inputs_dir, source)
+        try:
+            source, digests = download(source, target, policy=policy, progress=progress, logger=logger)
+        except OSError as err:
+            if err.errno not in (errno.ENOSPC, errno.EDQUOT) or isinstance(err, DataStoreError):
+                raise
+            needs = {source.input_name: sum(f.size for f in files if f.input_name == source.input_name)}
+            raise NotEnoughSpace(no_space_message(needs, inputs_dir=os.path.dirname(target),
+                                                  free=free_bytes(inputs_dir), url=source.url)) from None
         record = _record(source, target, digests, cached=False)
         if cache:
             cache.put(url=source.url, identity=source.identity, size=source.size, path=target, digests=digests)
         return finish(record, target)
 
+    # The cache is looked up first, so the space check counts only what must be downloaded.
+    hits = [cache.get(url=f.url, identity=f.identity, size=f.size) if cache else None for f in files]
+    check_space([f for f, hit in zip(files, hits, strict=True) if hit is None], inputs_dir=inputs_dir)
     total = sum(f.size for f in files)
-    with Progress(total=total, files=len(files), interval=progress_interval, logger=logger) as progress:
-        records: list[InputRecord | None] = [None] * len(files)
-        missed: list[int] = []
-        for index, source in enumerate(files):
-            # A cache hit is a few system calls: served here, in order, without a hand-off to the pool.
-            target = _target(inputs_dir, source)
-            record = _from_cache(source, target, cache, directories) if cache else None
-            if record is None:
-                missed.append(index)
+    try:
+        with Progress(total=total, files=len(files), interval=progress_interval, logger=logger) as progress:
+            records: list[InputRecord | None] = [None] * len(files)
+            missed: list[int] = []
+            for index, (source, hit) in enumerate(zip(files, hits, strict=True)):
+                # A cache hit is a few system calls: served here, in order, without a hand-off to the pool.
+                target = target_path(inputs_dir, source)
+                record = _from_cache(source, target, hit, directories) if hit else None
+                if record is None:
+                    missed.append(index)
+                else:
+                    records[index] = finish(record, target)
+            if len(missed) <= 1 or max_concurrency <= 1:
+                fetched = [fetch(files[i]) for i in missed]
             else:
-                records[index] = finish(record, target)
-        if len(missed) <= 1 or max_concurrency <= 1:
-            fetched = [fetch(files[i]) for i in missed]
-        else:
-            with ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="stage") as pool:
-                fetched = list(pool.map(fetch, [files[i] for i in missed]))
-        for index, record in zip(missed, fetched, strict=True):
-            records[index] = record
-        result.records = records
+                with ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="stage") as pool:
+                    fetched = list(pool.map(fetch, [files[i] for i in missed]))
+            for index, record in zip(missed, fetched, strict=True):
+                records[index] = record
+            result.records = records
+    except BaseException:
+        _remove_placed(placed, inputs_dir=inputs_dir)  # a staging that fails leaves nothing behind
+        raise
     if cache and result.files_downloaded:  # only a download adds to the cache: nothing else can overfill it
         cache.evict()
     result.seconds = time.monotonic() - started
     return result
 
 
-def _target(inputs_dir: str, source: SourceFile) -> str:
-    return os.path.join(inputs_dir, source.input_name, *source.relpath.split("/"))
+def _remove_placed(placed: list[str], *, inputs_dir: str) -> None:
+    """Remove the files a failed staging placed, and the directories that are empty after."""
+    directories = set()
+    for path in placed:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        parent = os.path.dirname(path)
+        while parent.startswith(inputs_dir + os.sep):
+            directories.add(parent)
+            parent = os.path.dirname(parent)
+    for directory in sorted(directories, key=len, reverse=True):
+        try:
+            os.rmdir(directory)
+        except OSError:  # not empty: something else is in it
+            pass
 
 
 def _log(record: InputRecord, target: str, logger: logging.Logger) -> None:
@@ -137,10 +172,7 @@ def _log(record: InputRecord, target: str, logger: logging.Logger) -> None:
     )
 
 
-def _from_cache(source: SourceFile, target: str, cache: InputCache, directories: _Directories) -> InputRecord | None:
-    entry = cache.get(url=source.url, identity=source.identity, size=source.size)
-    if entry is None:
-        return None
+def _from_cache(source: SourceFile, target: str, entry: CacheEntry, directories: _Directories) -> InputRecord | None:
     directories.make(os.path.dirname(target))
     try:
         os.link(entry.path, target)  # the common case: one system call, and the file is whole

@@ -18,6 +18,9 @@ from airflow_datastores.retry import RetryPolicy
 from airflow_datastores.stores.base import Vouched
 from airflow_datastores.stores.retrying import RetryingStore
 
+#: Names longer than this (in bytes) get a temporary name without themselves in it.
+_LONG_NAME = 200
+
 
 def download(source: SourceFile, target: str, *, policy: RetryPolicy | None, progress: Progress,
              logger: logging.Logger) -> tuple[SourceFile, dict]:
@@ -105,7 +108,9 @@ def replacing(target: str) -> Iterator[str]:
     without an error, removed when it raises. A reader of ``target`` sees it whole or not at all."""
     directory, name = os.path.split(target)
     os.makedirs(directory, exist_ok=True)
-    temp = os.path.join(directory, f".{name}.part-{uuid.uuid4().hex[:12]}")
+    # A name near the file system's limit (255 bytes) leaves no room for a suffix: a short name then.
+    stem = f".{name}" if len(os.fsencode(name)) <= _LONG_NAME else ""
+    temp = os.path.join(directory, f"{stem}.part-{uuid.uuid4().hex[:12]}")
     try:
         yield temp
         os.replace(temp, target)

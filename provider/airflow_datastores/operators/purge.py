@@ -9,6 +9,7 @@ from typing import Any
 from airflow.sdk import BaseOperator
 
 from airflow_datastores.errors import DataStoreError
+from airflow_datastores.operators._failures import fail_without_retry
 from airflow_datastores.stores.registry import get_store
 from airflow_datastores.units import human_size, parse_duration, plural
 from airflow_datastores.versions.retention import PurgeRule, purge
@@ -66,6 +67,7 @@ class PurgeVersionsOperator(BaseOperator):
         self.dry_run = dry_run
         self.conn_id = conn_id
 
+    @fail_without_retry
     def execute(self, context) -> dict:
         result = purge(
             get_store(self.store, conn_id=self.conn_id),

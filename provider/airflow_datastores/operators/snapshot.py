@@ -7,6 +7,7 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_datastores.operators._failures import fail_without_retry
 from airflow_datastores.operators._lineage import LineageMixin, TaskLineage, output_pairs
 from airflow_datastores.operators._runtime import check_promote, commit_for_task, datastore_asset
 
@@ -60,6 +61,7 @@ class SnapshotOutputsOperator(LineageMixin, BaseOperator):
         if self.has_dag():
             self.outlets = [*self.outlets, datastore_asset(self.dag_id, self.task_id)]
 
+    @fail_without_retry
     def execute(self, context) -> dict:
         version = commit_for_task(
             context, outputs_dir=self.outputs_dir, store=self.store, conn_id=self.conn_id, tags=self.tags,

@@ -8,6 +8,7 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowSkipException
 
+from airflow_datastores.operators._failures import fail_without_retry
 from airflow_datastores.operators._lineage import LineageMixin, TaskLineage, input_pairs
 from airflow_datastores.operators._runtime import (
     SkipUnchanged,
@@ -61,6 +62,7 @@ class StageInputsOperator(LineageMixin, BaseOperator):
         super().render_template_fields(context, jinja_env)
         mask_url_passwords(self.inputs)
 
+    @fail_without_retry
     def execute(self, context) -> dict:
         inputs_dir = self.inputs_dir or task_dirs(context).inputs
         try:

@@ -14,6 +14,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowSkipException
 
 from airflow_datastores.errors import InvalidSpec
+from airflow_datastores.operators._failures import fail_without_retry
 from airflow_datastores.operators._lineage import LineageMixin, TaskLineage, input_pairs, output_pairs
 from airflow_datastores.operators._runtime import (
     SkipUnchanged,
@@ -34,6 +35,11 @@ from airflow_datastores.operators.metadata import new_collector, push_metadata, 
 from airflow_datastores.stores.registry import get_store
 from airflow_datastores.versions import Version
 from airflow_datastores.versions.reuse import reuse_key, run_once
+
+#: What a step templates besides its command: the documented "(templated)" arguments, shared with
+#: ``@task.datastore`` (whose body is a function, so it has no command to template).
+STEP_TEMPLATE_FIELDS: tuple[str, ...] = ("op_kwargs", "inputs", "store", "environment", "cwd", "tags", "properties",
+                                         "dataset_version")
 
 
 class DatastoreStepOperator(LineageMixin, BaseOperator):
@@ -89,8 +95,7 @@ class DatastoreStepOperator(LineageMixin, BaseOperator):
     the committed version as an output dataset (``get_openlineage_facets_on_complete``).
     """
 
-    template_fields: Sequence[str] = ("command", "op_kwargs", "inputs", "store", "environment", "cwd", "tags",
-                                      "properties", "dataset_version")
+    template_fields: Sequence[str] = ("command", *STEP_TEMPLATE_FIELDS)
     template_fields_renderers = {"command": "bash", "inputs": "json", "op_kwargs": "py"}
     ui_color = "#e6f2e6"
     #: Whether the constructor checks ``inputs`` (YAML steps' are checked by the loader, with file:line).
@@ -159,6 +164,7 @@ class DatastoreStepOperator(LineageMixin, BaseOperator):
         super().render_template_fields(context, jinja_env)
         mask_url_passwords(self.inputs)
 
+    @fail_without_retry
     def execute(self, context) -> Any:
         dirs = task_dirs(context).create()
         try:

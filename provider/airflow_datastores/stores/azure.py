@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import logging
 import uuid
 from collections.abc import Iterator
@@ -18,7 +17,9 @@ from airflow_datastores.errors import (
     ObjectChanged,
     TransientError,
 )
+from airflow_datastores.hashing import digest
 from airflow_datastores.stores.base import Leftover, ObjectInfo, SharedClient, Store, check_key, read_up_to, split_root
+from airflow_datastores.stores.spool import Spool
 
 try:
     from airflow.providers.microsoft.azure.hooks.wasb import WasbHook
@@ -41,8 +42,10 @@ except ImportError as err:  # pragma: no cover - depends on the installed extras
 log = logging.getLogger(__name__)
 
 #: Blobs up to this size go in one Put Blob (the service then stores their Content-MD5); larger
-#: ones as staged blocks of this size.
+#: ones as staged blocks of this size (create-only writes excepted: always one Put Blob).
 BLOCK_SIZE = 16 * 1024 * 1024
+#: The most Azure takes in one Put Blob: the bound of a create-only write.
+PUT_BLOB_LIMIT = 5000 * 1024 * 1024
 
 
 class AzureBlobStore(Store):
@@ -60,9 +63,14 @@ class AzureBlobStore(Store):
     def __init__(self, *, root: str, conn_id: str | None = None) -> None:
         super().__init__(root=root, conn_id=conn_id)
         self.container, self.prefix = split_root(root)
-        self._container_client = SharedClient(
-            lambda: WasbHook(wasb_conn_id=self.conn_id or "wasb_default").get_conn().get_container_client(
-                self.container))
+        self._container_client = SharedClient(self._make_container_client)
+
+    def _make_container_client(self):
+        client = WasbHook(wasb_conn_id=self.conn_id or "wasb_default").get_conn().get_container_client(self.container)
+        # A create-only write is one Put Blob whatever its size; the SDK sends one only up to this bound
+        # (the documented client option max_single_put_size, set on our own client).
+        client._config.max_single_put_size = PUT_BLOB_LIMIT
+        return client
 
     @property
     def container_client(self):
@@ -108,15 +116,30 @@ class AzureBlobStore(Store):
 
     def write(self, key: str, data: BinaryIO, *, create_only: bool = False) -> ObjectInfo:
         blob = self._blob(key)
+        if create_only:
+            self._put_once(key, blob, data)
+            return self._request(lambda: self.stat(key), "stat", key)
         first = read_up_to(data, BLOCK_SIZE)
         if len(first) < BLOCK_SIZE:
-            settings = ContentSettings(content_md5=bytearray(hashlib.md5(first).digest()))
-            self._request(lambda: blob.upload_blob(first, overwrite=not create_only, max_concurrency=1,
-                                                   content_settings=settings, validate_content=True, **_once()),
-                          "write", key)
+            self._put_blob(key, blob, first, overwrite=True)
         else:
-            self._upload_blocks(key, blob, first, data, create_only=create_only)
+            self._upload_blocks(key, blob, first, data)
         return self._request(lambda: self.stat(key), "stat", key)
+
+    def _put_blob(self, key: str, blob, body: bytes, *, overwrite: bool) -> None:
+        """One Put Blob with its Content-MD5 (checked by the service, and kept for downloads)."""
+        settings = ContentSettings(content_md5=bytearray(digest("md5", body).digest()))
+        self._request(lambda: blob.upload_blob(body, length=len(body), overwrite=overwrite, max_concurrency=1,
+                                               content_settings=settings, validate_content=True, **_once()),
+                      "write" if overwrite else "create", key)
+
+    def _put_once(self, key: str, blob, data: BinaryIO) -> None:
+        """A create-only write: ONE Put Blob with ``If-None-Match: *`` whatever its size (up to Azure's
+        5000 MiB), never a Put Block List deciding who wins. The SDK sends a Put Blob from bytes only,
+        so the body is in memory for its request (create-only writes are records: manifests, aliases)."""
+        with Spool(data, limit=PUT_BLOB_LIMIT, url=self.url_for(key)) as spool:
+            body = spool.read_all()
+        self._put_blob(key, blob, body, overwrite=False)
 
     def _request(self, call, what: str, key: str):
         """One request under the retry policy, the SDK's errors turned into ours."""
@@ -130,9 +153,9 @@ class AzureBlobStore(Store):
 
         return retry.call(once, what=what, url=self.url_for(key))
 
-    def _upload_blocks(self, key: str, blob, first: bytes, data: BinaryIO, *, create_only: bool) -> None:
+    def _upload_blocks(self, key: str, blob, first: bytes, data: BinaryIO) -> None:
         # Uncommitted blocks are invisible and expire by themselves: a failure leaves no blob.
-        blocks, block, md5, number = [], first, hashlib.md5(), 1
+        blocks, block, md5, number = [], first, digest("md5"), 1
         while block:
             block_id = base64.b64encode(uuid.uuid4().hex.encode()).decode()
             self._request(lambda b=block, i=block_id: blob.stage_block(i, b, validate_content=True, **_once()),
@@ -140,9 +163,8 @@ class AzureBlobStore(Store):
             md5.update(block)
             blocks.append(BlobBlock(block_id=block_id))
             block, number = read_up_to(data, BLOCK_SIZE), number + 1
-        condition = {"match_condition": MatchConditions.IfMissing} if create_only else {}
         settings = ContentSettings(content_md5=bytearray(md5.digest()))
-        self._request(lambda: blob.commit_block_list(blocks, content_settings=settings, **condition, **_once()),
+        self._request(lambda: blob.commit_block_list(blocks, content_settings=settings, **_once()),
                       "commit block list", key)
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:

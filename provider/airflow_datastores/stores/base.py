@@ -207,12 +207,17 @@ class Store(abc.ABC):
 
         :param data: a readable binary file object; read in chunks until it returns ``b""``.
         :param create_only: refuse with :class:`AlreadyExists` when ``key`` already exists; the check
-            and the write are one atomic request on the server.
+            and the write are ONE request the server makes atomic, whatever the size (never a
+            conditional multipart complete, which SeaweedFS and Ceph RGW do not make atomic), up to
+            the most the server takes in one request.
         """
 
     @abc.abstractmethod
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        """Every object whose key starts with ``prefix``, recursively, in lexicographic key order.
+        """Every object whose key starts with ``prefix``, recursively, in the store's listing order:
+        lexicographic key order for S3, Azure, GCS, Swift and local directories; an S3-compatible
+        server may list otherwise (SeaweedFS lists directory by directory), so callers sort what they
+        need in order.
 
         Pages through the store's listing; never loads the whole listing at once.
         """

@@ -3,10 +3,10 @@
 A connection whose extra has ``emulator_host`` (or a set ``STORAGE_EMULATOR_HOST``) talks to that
 emulator with anonymous credentials, as google-cloud-storage does for emulators.
 
-Create-only writes send ``ifGenerationMatch=0``, which GCS enforces on every upload. The fake-gcs-server
-emulator enforces it only on single-request uploads (below :data:`SINGLE_REQUEST_LIMIT`); above it, a
-write first checks that the key is free, so a writer that races in between wins on the emulator.
-Versions commit with small manifests, so their commit is atomic on both.
+A create-only write is ONE single-request upload with ``ifGenerationMatch=0`` whatever its size (up to
+:data:`CREATE_ONLY_LIMIT`): GCS enforces the condition on every upload, but the fake-gcs-server emulator
+only on single-request ones (not on resumable uploads), and one request is what every server here
+makes atomic.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from airflow_datastores.stores.base import (
     read_up_to,
     split_root,
 )
+from airflow_datastores.stores.spool import Spool
 
 try:
     import google_crc32c
@@ -58,6 +59,8 @@ except ImportError as err:  # pragma: no cover - depends on the installed extras
 #: Objects below this size go in one request (google-cloud-storage's limit for a multipart upload);
 #: larger ones as a resumable upload.
 SINGLE_REQUEST_LIMIT = 8 * 1024 * 1024
+#: The most a create-only write takes: one single-request upload, its body in memory.
+CREATE_ONLY_LIMIT = 5 * 1024**3
 #: Bytes per request of a resumable upload (a multiple of 256 KiB).
 UPLOAD_CHUNK_SIZE = 16 * 1024 * 1024
 #: Objects asked for per listing request.
@@ -181,7 +184,10 @@ class GCSStore(Store):
         # crc32c goes with the upload and GCS checks it.
         options = {"content_type": _BINARY, "checksum": "crc32c"}
         if create_only:
-            options["if_generation_match"] = 0
+            with Spool(data, limit=CREATE_ONLY_LIMIT, url=self.url_for(key), checksums=("crc32c",)) as spool:
+                crc32c = base64.b64encode(spool.digest("crc32c")).decode()
+                retry.call(lambda: self._single_request(key, blob, spool, crc32c), what="create", url=self.url_for(key))
+            return self._info(key, blob)
         first = read_up_to(data, SINGLE_REQUEST_LIMIT)
         if len(first) < SINGLE_REQUEST_LIMIT:
             crc32c = base64.b64encode(google_crc32c.Checksum(first).digest()).decode()
@@ -189,19 +195,12 @@ class GCSStore(Store):
             def put() -> None:
                 with self._errors(key):
                     blob.upload_from_string(first, retry=None, timeout=self._timeout(), **options)
-                    if blob.crc32c and blob.crc32c != crc32c:
-                        # Stored other bytes than were sent (an emulator may not check the crc32c we
-                        # sent): take our object away again and send the bytes once more.
-                        blob.delete(if_generation_match=blob.generation, retry=None)
-                        raise TransientError(f"{self.url_for(key)}: GCS stored other bytes than were sent "
-                                             f"(crc32c {blob.crc32c}, sent {crc32c}); sending them again")
+                    self._check_stored(key, blob, crc32c)
 
             retry.call(put, what="write", url=self.url_for(key))
             return self._info(key, blob)
         options["retry"] = self._session_retry(key)
         with self._errors(key):
-            if create_only and self.exists(key):  # see the module's docstring
-                raise AlreadyExists(f"{self.url_for(key)}: already exists; it is never overwritten")
             # A failure inside the block cancels the upload: nothing half-written becomes visible.
             with blob.open("wb", chunk_size=UPLOAD_CHUNK_SIZE, **options) as upload:
                 upload.write(first)
@@ -209,6 +208,29 @@ class GCSStore(Store):
                     upload.write(chunk)
             blob.reload()
         return self._info(key, blob)
+
+    def _single_request(self, key: str, blob: storage.Blob, spool: Spool, crc32c: str) -> None:
+        """The create-only upload: one request with ``ifGenerationMatch=0`` and the crc32c, whatever the
+        size. The SDK's public upload methods switch to a resumable upload above 8 MiB, which the
+        emulator does not hold to the condition; its single-request upload takes the body in memory."""
+        with self._errors(key):
+            try:
+                response = blob._do_multipart_upload(
+                    self.client, spool.rewind(), _BINARY, spool.size, predefined_acl=None, if_generation_match=0,
+                    if_generation_not_match=None, if_metageneration_match=None, if_metageneration_not_match=None,
+                    timeout=self._timeout(), checksum="crc32c", retry=None)
+            except InvalidResponse as err:  # the status as the SDK's public methods raise it (412, 5xx ...)
+                raise api_errors.from_http_response(err.response) from None
+            blob._set_properties(response.json())
+            self._check_stored(key, blob, crc32c)
+
+    def _check_stored(self, key: str, blob: storage.Blob, crc32c: str) -> None:
+        if blob.crc32c and blob.crc32c != crc32c:
+            # Stored other bytes than were sent (an emulator may not check the crc32c we sent): take
+            # our object away again and send the bytes once more.
+            blob.delete(if_generation_match=blob.generation, retry=None)
+            raise TransientError(f"{self.url_for(key)}: GCS stored other bytes than were sent "
+                                 f"(crc32c {blob.crc32c}, sent {crc32c}); sending them again")
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         with self._errors(prefix):

@@ -30,7 +30,7 @@ class LocalStore(Store):
 
     def __init__(self, *, root: str, conn_id: str | None = None, follow_symlinks: bool = False) -> None:
         super().__init__(root=root, conn_id=conn_id)
-        path = urlsplit(root).path or "/"
+        path = (root[len("file://"):] if root.startswith("file://") else urlsplit(root).path) or "/"
         if not os.path.isabs(path):
             raise DataStoreError(f"{root!r}: a local store needs an absolute path (file:///abs/path)")
         self.path = os.path.normpath(path)

@@ -71,7 +71,9 @@ def split_url(url: str) -> tuple[str, str, str]:
 
     The root is the bucket / container / host (``file:///`` for local paths); the key is the rest,
     without a leading slash. Keys are written as they are (``s3://bucket/my file.csv``), not
-    percent-encoded, as the cloud CLIs write them.
+    percent-encoded, as the cloud CLIs write them: in a ``file``, ``s3``, ``az``, ``gs`` or ``swift``
+    URL everything after the bucket is the key, ``#`` included (``?`` is a wildcard: ``[?]`` names the
+    character itself). Only ``http(s)`` URLs have a query (``?``) and a fragment (``#``, never sent).
     """
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
@@ -81,6 +83,10 @@ def split_url(url: str) -> tuple[str, str, str]:
             + ", ".join(f"{s}://" for s in SCHEMES)
             + " (local paths as file:///absolute/path)"
         )
+    if scheme not in ("http", "https"):
+        # No query, no fragment: the rest of the URL is the key, as written.
+        netloc, _, path = url.split("://", 1)[1].partition("/")
+        parts = parts._replace(netloc=netloc, path=f"/{path}", query="", fragment="")
     if scheme == "file":
         if parts.netloc not in ("", "localhost"):
             raise InvalidSpec(f"{redact(url)!r}: local paths are written file:///absolute/path (three slashes)")
@@ -116,7 +122,7 @@ class Location:
     @property
     def url(self) -> str:
         """The location as one URL (without a trailing slash), as a store rooted here is named."""
-        key, _, query = self.key.partition("?")
+        key, _, query = self.key.partition("?") if self.scheme in ("http", "https") else (self.key, "", "")
         key = key.rstrip("/")
         if self.scheme == "file":
             return f"file:///{key}"

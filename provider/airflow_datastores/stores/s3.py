@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from airflow_datastores.errors import (
     ObjectChanged,
     TransientError,
 )
+from airflow_datastores.hashing import md5_hex
 from airflow_datastores.stores.base import (
     READ_PIECE,
     Leftover,
@@ -40,6 +40,7 @@ from airflow_datastores.stores.s3_checksums import (
     full_object_checksums,
     vouched_by_head,
 )
+from airflow_datastores.stores.spool import Spool
 
 try:
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
@@ -64,8 +65,11 @@ PARTS_IN_FLIGHT = 8
 #: Errors of a response body that broke off: the read resumes.
 _BODY_ERRORS = (BotoConnectionError, ReadTimeoutError, ResponseStreamingError, IncompleteReadError, OSError)
 
-#: Objects up to this size go in one PUT; larger ones as a multipart upload of parts this size.
+#: Objects up to this size go in one PUT; larger ones as a multipart upload of parts this size
+#: (create-only writes excepted: always one PUT).
 PART_SIZE = 16 * 1024 * 1024
+#: The most S3 takes in one PutObject: the bound of a create-only write.
+SINGLE_PUT_LIMIT = 5 * 1024**3
 
 _NOT_FOUND = {"404", "NoSuchKey", "NoSuchBucket", "NotFound"}
 _DENIED = {"403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "AllAccessDisabled"}
@@ -79,7 +83,8 @@ class S3Store(Store):
     """Objects in an S3 bucket below an optional prefix.
 
     Uploads carry a full-object CRC64NVME that the server checks (each part's too); parts are
-    :data:`PART_SIZE` so memory stays bounded whatever the object's size.
+    :data:`PART_SIZE` so memory stays bounded whatever the object's size. A create-only write is one
+    PutObject with ``If-None-Match: *`` whatever its size, never a conditional multipart complete.
 
     Identity is the ETag, from a listing and a HEAD alike; reads are pinned to it with ``IfMatch``.
     Downloads are checked against the strongest checksum S3 keeps: a full-object checksum
@@ -176,7 +181,8 @@ class S3Store(Store):
 
     def write(self, key: str, data: BinaryIO, *, create_only: bool = False) -> ObjectInfo:
         s3_key = self._key(key)
-        condition = {"IfNoneMatch": "*"} if create_only else {}
+        if create_only:
+            return self._put_once(key, s3_key, data)
         self._parts.acquire()  # the first part's bytes count against the budget too
         try:
             first = read_up_to(data, PART_SIZE)
@@ -184,22 +190,39 @@ class S3Store(Store):
             self._parts.release()
             raise
         if len(first) < PART_SIZE:
-            return self._put(key, s3_key, first, condition)
-        return self._multipart(key, s3_key, first, data, condition)  # the permit goes with the first part
+            return self._put(key, s3_key, first)
+        return self._multipart(key, s3_key, first, data)  # the permit goes with the first part
 
-    def _put(self, key: str, s3_key: str, body: bytes, condition: dict) -> ObjectInfo:
-        crc, md5 = crc64(body), hashlib.md5(body).hexdigest()
+    def _put(self, key: str, s3_key: str, body: bytes) -> ObjectInfo:
+        crc, md5 = crc64(body), md5_hex(body)
         try:
-            def put():
-                answer = self.client.put_object(Bucket=self.bucket, Key=s3_key, Body=body, ChecksumCRC64NVME=crc,
-                                                **condition)
-                check_put_etag(answer, md5, self.url_for(key))
-                return answer
-
-            answer = self._request(put, "write", key)
+            answer = self._request(lambda: self._put_request(key, s3_key, body, crc=crc, md5=md5), "write", key)
         finally:
             self._parts.release()
         return self._info(key, size=len(body), etag=answer.get("ETag", ""), checksums={"crc64nvme": b64_to_hex(crc)})
+
+    def _put_once(self, key: str, s3_key: str, data: BinaryIO) -> ObjectInfo:
+        """A create-only write: ONE PutObject with ``If-None-Match: *`` whatever the size (up to S3's
+        5 GiB), which S3, moto and SeaweedFS make atomic; never a conditional multipart complete, which
+        SeaweedFS and Ceph RGW do not (two racing completes both won). The body streams from a spool
+        (:mod:`~airflow_datastores.stores.spool`): one part's worth in memory, the rest in a temporary file."""
+        with self._parts:  # the spool's bytes in memory count against the budget
+            with Spool(data, limit=SINGLE_PUT_LIMIT, url=self.url_for(key), checksums=("crc64nvme", "md5")) as spool:
+                crc = base64.b64encode(spool.digest("crc64nvme")).decode()
+                answer = self._request(lambda: self._put_request(key, s3_key, spool.rewind(), crc=crc,
+                                                                 md5=spool.hexdigest("md5"), size=spool.size,
+                                                                 IfNoneMatch="*"), "create", key)
+                size = spool.size
+        return self._info(key, size=size, etag=answer.get("ETag", ""), checksums={"crc64nvme": b64_to_hex(crc)})
+
+    def _put_request(self, key: str, s3_key: str, body, *, crc: str, md5: str, size: int | None = None,
+                     **condition) -> dict:
+        """One PutObject carrying its CRC64NVME (S3 checks it); its ETag is checked against the md5 sent."""
+        length = {} if size is None else {"ContentLength": size}
+        answer = self.client.put_object(Bucket=self.bucket, Key=s3_key, Body=body, ChecksumCRC64NVME=crc,
+                                        **length, **condition)
+        check_put_etag(answer, md5, self.url_for(key))
+        return answer
 
     def _request(self, call, what: str, key: str):
         """One request under the retry policy, its botocore errors turned into ours."""
@@ -213,7 +236,7 @@ class S3Store(Store):
 
         return retry.call(once, what=what, url=self.url_for(key))
 
-    def _multipart(self, key: str, s3_key: str, first: bytes, data: BinaryIO, condition: dict) -> ObjectInfo:
+    def _multipart(self, key: str, s3_key: str, first: bytes, data: BinaryIO) -> ObjectInfo:
         try:
             upload_id = self._request(lambda: self.client.create_multipart_upload(
                 Bucket=self.bucket, Key=s3_key, ChecksumAlgorithm="CRC64NVME", ChecksumType="FULL_OBJECT"),
@@ -264,7 +287,7 @@ class S3Store(Store):
             crc = base64.b64encode(whole.to_bytes(8, "big")).decode()
             done = self._request(lambda: self.client.complete_multipart_upload(
                 Bucket=self.bucket, Key=s3_key, UploadId=upload_id, MultipartUpload={"Parts": parts},
-                ChecksumCRC64NVME=crc, ChecksumType="FULL_OBJECT", **condition), "complete multipart upload", key)
+                ChecksumCRC64NVME=crc, ChecksumType="FULL_OBJECT"), "complete multipart upload", key)
         except BaseException:
             # Nothing half-written stays behind (and no parts are billed).
             try:

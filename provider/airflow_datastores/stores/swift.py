@@ -9,7 +9,6 @@ only real objects: nothing to filter, no segment names to page through.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import threading
 import time
@@ -27,6 +26,7 @@ from airflow_datastores.errors import (
     ObjectChanged,
     TransientError,
 )
+from airflow_datastores.hashing import md5_hex
 from airflow_datastores.hooks.swift import SwiftHook
 from airflow_datastores.stores.base import (
     READ_PIECE,
@@ -38,6 +38,7 @@ from airflow_datastores.stores.base import (
     read_up_to,
     split_root,
 )
+from airflow_datastores.stores.spool import Spool
 from airflow_datastores.stores.swift_segments import MANIFEST_PUT, SegmentedObjects, parse_time
 
 try:
@@ -47,8 +48,11 @@ try:
 except ImportError as err:  # pragma: no cover - depends on the installed extras
     raise MissingExtra(scheme="swift", extra="swift") from err
 
-#: Objects below this size go in one PUT; larger ones become an SLO of segments this size.
+#: Objects below this size go in one PUT; larger ones become an SLO of segments this size
+#: (create-only writes excepted: always one plain PUT).
 SEGMENT_SIZE = 16 * 1024 * 1024
+#: The most Swift takes in one plain PUT (its default ``max_file_size``): the bound of a create-only write.
+MAX_OBJECT_SIZE = 5 * 1024**3
 #: Entries per SLO manifest (Swift's default ``max_manifest_segments``); longer uploads nest manifests.
 MAX_MANIFEST_SEGMENTS = 1000
 #: Names asked for per listing request.
@@ -161,47 +165,51 @@ class SwiftStore(SegmentedObjects, Store):
 
     def write(self, key: str, data: BinaryIO, *, create_only: bool = False) -> ObjectInfo:
         name = self._name(key)
+        if create_only:
+            with Spool(data, limit=MAX_OBJECT_SIZE, url=self.url_for(key), checksums=("md5",)) as spool:
+                etag = self._put_exclusive(key, name, spool, etag=spool.hexdigest("md5"))
+                size = spool.size
+            return self._info(key, size=size, etag=etag, whole=True)
         first = read_up_to(data, SEGMENT_SIZE)
         if len(first) < SEGMENT_SIZE:
-            if create_only:
-                etag = self._put_exclusive(key, name, first, etag=hashlib.md5(first).hexdigest())
-            else:
-                etag = self._put(self.container, name, first, key=key)
+            etag = self._put(self.container, name, first, key=key)
             return self._info(key, size=len(first), etag=etag, whole=True)
-        if create_only and self.exists(key):  # refuse before uploading gigabytes; the manifest PUT decides
-            raise AlreadyExists(f"{self.url_for(key)}: already exists; it is never overwritten")
-        return self._put_large(key, name, first, data, create_only=create_only, segment_size=SEGMENT_SIZE,
-                               max_entries=MAX_MANIFEST_SEGMENTS)
+        return self._put_large(key, name, first, data, segment_size=SEGMENT_SIZE, max_entries=MAX_MANIFEST_SEGMENTS)
 
-    def _put(self, container: str, name: str, contents: bytes | str, *, key: str, what: str = "write",
+    def _put(self, container: str, name: str, contents: bytes | str | Spool, *, key: str, what: str = "write",
              tries: list[int] | None = None, **kwargs) -> str:
         """One PUT under the retry policy; its ETag. A plain object's PUT carries its md5 as ``ETag``,
         which Swift checks (422 on a mismatch); a manifest's ETag is Swift's own. ``tries`` gets one
-        item per attempt."""
+        item per attempt. A :class:`Spool` streams from its first byte on each attempt."""
         from airflow_datastores import retry
 
-        data = contents.encode() if isinstance(contents, str) else contents
+        if isinstance(contents, Spool):
+            body, size, md5 = contents.rewind, contents.size, contents.hexdigest("md5")
+        else:
+            data = contents.encode() if isinstance(contents, str) else contents
+            body, size, md5 = (lambda: io.BytesIO(data)), len(data), None
         if kwargs.get("query_string") != MANIFEST_PUT:
-            kwargs["etag"] = hashlib.md5(data).hexdigest()
+            kwargs["etag"] = md5 or md5_hex(data)
 
         def once() -> str:
             if tries is not None:
                 tries.append(1)
             with self._errors(key):
-                return self.conn.put_object(container, name, contents=io.BytesIO(data), content_length=len(data),
-                                            **kwargs)
+                return self.conn.put_object(container, name, contents=body(), content_length=size, **kwargs)
 
         return retry.call(once, what=what, url=self.url_for(key))
 
-    def _put_exclusive(self, key: str, name: str, contents: bytes | str, *, etag: str,
+    def _put_exclusive(self, key: str, name: str, contents: bytes | str | Spool, *, etag: str,
                        query_string: str | None = None) -> str:
-        """A create-only PUT that stays exclusive when writers race.
+        """A create-only PUT that stays exclusive when writers race: one plain PUT (never an SLO).
 
         Swift checks ``If-None-Match: *`` when a PUT starts, so PUTs that start together all succeed
-        and the one with the latest timestamp wins. Each writer therefore waits until competing PUTs of
-        a small object are done, then reads the object back: only the writer whose ETag is there won.
+        and the one with the latest timestamp wins. Each writer therefore waits until competing PUTs
+        are done (a second, plus as long as its own PUT took: a competitor started before ours ended),
+        then reads the object back: only the writer whose ETag is there won.
         """
         tries: list[int] = []
+        started = time.monotonic()
         try:
             self._put(self.container, name, contents, key=key, what="create", query_string=query_string,
                       headers={"If-None-Match": "*"}, tries=tries)
@@ -210,7 +218,7 @@ class SwiftStore(SegmentedObjects, Store):
             if len(tries) < 2:
                 raise
         conn = self.conn
-        time.sleep(CREATE_SETTLE_SECONDS)
+        time.sleep(CREATE_SETTLE_SECONDS + (time.monotonic() - started))
         with self._errors(key):
             now = conn.head_object(self.container, name).get("etag", "").strip('"')
         if now != etag:

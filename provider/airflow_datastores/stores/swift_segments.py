@@ -4,7 +4,6 @@ segments of uploads whose manifest was never written (the store's leftovers)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ from email.utils import parsedate_to_datetime
 from typing import BinaryIO
 
 from airflow_datastores.errors import DataStoreError, MissingExtra
+from airflow_datastores.hashing import md5_hex
 from airflow_datastores.stores.base import Leftover, ObjectInfo, check_key, read_up_to
 
 try:
@@ -27,7 +27,7 @@ MANIFEST_PUT = "multipart-manifest=put"
 class SegmentedObjects:
     """The SLO half of :class:`~airflow_datastores.stores.swift.SwiftStore`, which mixes it in and
     provides what it uses: ``conn``, ``container``, ``segment_container``, ``prefix``, ``root``, ``url_for``,
-    ``_put``, ``_put_exclusive``, ``_pages``, ``_info``, ``_errors`` and ``_segment_container_ready``."""
+    ``_put``, ``_pages``, ``_info``, ``_errors`` and ``_segment_container_ready``."""
 
     def _segments(self, container: str, name: str) -> list[tuple[int, str]] | None:
         """``(size, md5)`` of every segment of an SLO, nested manifests expanded; ``None`` when a
@@ -47,8 +47,8 @@ class SegmentedObjects:
                 found.append((int(entry["bytes"]), entry["hash"].strip('"').lower()))
         return found
 
-    def _put_large(self, key: str, name: str, first: bytes, data: BinaryIO, *, create_only: bool,
-                   segment_size: int, max_entries: int) -> ObjectInfo:
+    def _put_large(self, key: str, name: str, first: bytes, data: BinaryIO, *, segment_size: int,
+                   max_entries: int) -> ObjectInfo:
         """Segments of ``segment_size``, then the manifest (nested ones every ``max_entries`` segments).
         Whatever fails, no segment of this upload stays behind (Swift keeps them when a manifest is
         refused)."""
@@ -68,10 +68,7 @@ class SegmentedObjects:
                 segment, number = read_up_to(data, segment_size), number + 1
             entries = nested + entries
             manifest, etag = json.dumps(entries), _slo_etag(entries)
-            if create_only:
-                self._put_exclusive(key, name, manifest, etag=etag, query_string=MANIFEST_PUT)
-            else:
-                self._put(self.container, name, manifest, key=key, what="commit", query_string=MANIFEST_PUT)
+            self._put(self.container, name, manifest, key=key, what="commit", query_string=MANIFEST_PUT)
         except BaseException:
             self._delete_upload(upload)
             raise
@@ -178,7 +175,7 @@ def _upload_of(segment: str) -> tuple[str, str] | None:
 
 def _slo_etag(entries: list[dict]) -> str:
     """Swift's ETag of an SLO: the md5 of its entries' ETags."""
-    return hashlib.md5("".join(entry["etag"] for entry in entries).encode()).hexdigest()
+    return md5_hex("".join(entry["etag"] for entry in entries).encode())
 
 
 def parse_time(value: str | None) -> datetime | None:
