@@ -18,6 +18,7 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_datastores.operators._failures import fail_without_retry
 from airflow_datastores.operators.step import DatastoreStepOperator
 from airflow_datastores.pipelines import parameters as P
 
@@ -100,6 +101,7 @@ class YamlStepOperator(DatastoreStepOperator):
                                            "DAG with a value that fits the parameter's type and limits") from None
         return values
 
+    @fail_without_retry
     def execute(self, context) -> Any:
         if self.problem:
             raise AirflowFailException(f"Step {self.task_id} cannot run in Airflow: {self.problem}")
