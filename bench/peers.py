@@ -122,36 +122,39 @@ def install_awscli() -> tuple[str | None, str]:
 
 # -- configuring ---------------------------------------------------------------------------------
 
-def rclone(endpoint: str, work: str) -> Peer:
-    """rclone with a remote named ``moto`` defined only by environment variables (no config file)."""
+def rclone(endpoint: str, work: str, *, remote: str = "moto") -> Peer:
+    """rclone with a remote named ``remote`` (``moto``) defined only by environment variables (no config file)."""
     path, why = install_rclone()
     env = _clean_env()
+    name = f"RCLONE_CONFIG_{remote.upper()}"
     env.update({
         "RCLONE_CONFIG": os.path.join(work, "rclone.conf"),  # absent: rclone reads nobody's config
-        "RCLONE_CONFIG_MOTO_TYPE": "s3",
-        "RCLONE_CONFIG_MOTO_PROVIDER": "Other",
-        "RCLONE_CONFIG_MOTO_ENDPOINT": endpoint,
-        "RCLONE_CONFIG_MOTO_ACCESS_KEY_ID": ACCESS_KEY,
-        "RCLONE_CONFIG_MOTO_SECRET_ACCESS_KEY": SECRET_KEY,
-        "RCLONE_CONFIG_MOTO_REGION": REGION,
-        "RCLONE_CONFIG_MOTO_FORCE_PATH_STYLE": "true",
+        f"{name}_TYPE": "s3",
+        f"{name}_PROVIDER": "Other",
+        f"{name}_ENDPOINT": endpoint,
+        f"{name}_ACCESS_KEY_ID": ACCESS_KEY,
+        f"{name}_SECRET_ACCESS_KEY": SECRET_KEY,
+        f"{name}_REGION": REGION,
+        f"{name}_FORCE_PATH_STYLE": "true",
     })
     version = _first_line([path, "version"]).removeprefix("rclone ") if path else ""
     return Peer("rclone", executable=path, version=version, missing=why, env=env)
 
 
-def awscli(endpoint: str, work: str) -> Peer:
+def awscli(endpoint: str, work: str, *, concurrency: int | None = CONCURRENCY) -> Peer:
     """The AWS CLI with a config file of the bench's own (region, 8 concurrent requests) and test keys.
 
     Its profile ``one-stream`` never splits a transfer into parts or ranges. The endpoint is passed as
-    ``--endpoint-url`` by the callers (see :func:`aws_s3`)."""
+    ``--endpoint-url`` by the callers (see :func:`aws_s3`).
+
+    :param concurrency: ``max_concurrent_requests``; ``None`` keeps the CLI's default (10)."""
     path, why = install_awscli()
-    config = os.path.join(work, "aws-config")
+    config = os.path.join(work, "aws-config" if concurrency == CONCURRENCY else f"aws-config-{concurrency}")
+    requests = f"    max_concurrent_requests = {concurrency}\n" if concurrency else ""
     with open(config, "w") as handle:
-        for section in ("default", "profile one-stream"):
+        for section, s3 in (("default", requests), ("profile one-stream", requests + "    multipart_threshold = 1TB\n")):
             handle.write(f"[{section}]\nregion = {REGION}\naws_access_key_id = {ACCESS_KEY}\n"
-                         f"aws_secret_access_key = {SECRET_KEY}\ns3 =\n    max_concurrent_requests = {CONCURRENCY}\n")
-        handle.write("    multipart_threshold = 1TB\n")
+                         f"aws_secret_access_key = {SECRET_KEY}\n" + (f"s3 =\n{s3}" if s3 else ""))
     env = _clean_env()
     env.update({
         "AWS_CONFIG_FILE": config,

@@ -87,8 +87,9 @@ def hash_tree(directory: str) -> int:
     return count
 
 
-def fetch_tree(client, bucket: str, prefix: str, directory: str, *, only_changed: bool) -> int:
-    """The hand-written boto3 way: list, then get each object on 8 threads, hashing it in memory.
+def fetch_tree(client, bucket: str, prefix: str, directory: str, *, only_changed: bool,
+               threads: int = CONCURRENCY) -> int:
+    """The hand-written boto3 way: list, then get each object on ``threads`` threads (8), hashing it in memory.
 
     With ``only_changed``, an object whose local copy has its size and is not older is skipped (what
     ``aws s3 sync`` does); nothing is hashed then. Returns how many objects were fetched.
@@ -115,17 +116,17 @@ def fetch_tree(client, bucket: str, prefix: str, directory: str, *, only_changed
             for name in ("md5", "sha1", "sha256"):
                 hashlib.new(name, body).hexdigest()
 
-    with ThreadPoolExecutor(CONCURRENCY) as pool:
+    with ThreadPoolExecutor(threads) as pool:
         list(pool.map(fetch, wanted))
     return len(wanted)
 
 
-def put_tree(client, directory: str, bucket: str, prefix: str) -> None:
-    """Put each file of ``directory`` as ``prefix + name``, on 8 threads."""
+def put_tree(client, directory: str, bucket: str, prefix: str, *, threads: int = CONCURRENCY) -> None:
+    """Put each file of ``directory`` as ``prefix + name``, on ``threads`` threads (8)."""
     def put(name: str) -> None:
         with open(os.path.join(directory, name), "rb") as handle:
             client.put_object(Bucket=bucket, Key=prefix + name, Body=handle)
-    with ThreadPoolExecutor(CONCURRENCY) as pool:
+    with ThreadPoolExecutor(threads) as pool:
         list(pool.map(put, sorted(os.listdir(directory))))
 
 

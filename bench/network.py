@@ -1,0 +1,308 @@
+"""The network profile: ours beside the boto3 transfer manager, rclone and the AWS CLI against a real S3
+server (SeaweedFS) behind a shaping proxy of our own (:mod:`bench.shaper`), so that every connection
+has a cloud store's per-stream rate and round trip.
+
+The four cases of issue 23: stage one large object with its md5, sha1 and sha256; stage many 8 KiB
+objects; snapshot one large file; snapshot many 8 KiB files. Each tool runs with its own defaults
+(ours: the ``[datastores]`` defaults, nothing tuned), except where the issue names a setting (boto3's
+32 threads for many small objects, rclone ``--transfers 16``). Rounds are interleaved (see
+:mod:`bench.interleave`); min and median.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import boto3
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+
+from airflow_datastores import config
+from airflow_datastores.inputs.stage import stage_inputs
+from airflow_datastores.stores.registry import clear_cache, open_store
+from airflow_datastores.units import human_size
+from airflow_datastores.versions import Producer, snapshot
+from bench import peers, reference
+from bench.cases import BUCKET, CONN_ID, RepeatReader, Results, _write_tree
+from bench.interleave import CaseResult, Task, run_case
+from bench.peers import Peer
+from bench.shaper import Shaper
+from bench.side_by_side import emptied
+from bench.table import render
+
+UPLOADS = "bench-up"
+BIG_KEY = "net/big.bin"
+SMALL_PREFIX = "net/small/"
+#: What the issue names: boto3 with 32 threads for many small objects, rclone --transfers 16.
+BOTO3_THREADS = 32
+RCLONE_TRANSFERS = 16
+REMOTE = "net"
+
+
+@dataclass
+class Profile:
+    """What the proxy simulates: each connection's rate (bytes per second, each way) and round trip."""
+
+    rate: float = 40e6
+    rtt: float = 0.020
+
+    def describe(self) -> str:
+        return f"{self.rate / 1e6:.0f} MB/s per connection each way, {self.rtt * 1000:.0f} ms round trip"
+
+
+@dataclass
+class Setting:
+    client: object  # boto3, through the proxy, with connections for 32 threads
+    direct: object  # boto3 straight to the server: setup and cleanup, never timed
+    work: str
+    big: int
+    small_count: int
+    rclone: Peer
+    aws: Peer
+    splits: dict[str, list[float]] = field(default_factory=dict)
+
+    def place(self, case: str, who: str) -> str:
+        path = os.path.join(self.work, "net", case, who)
+        shutil.rmtree(path, ignore_errors=True)
+        os.makedirs(path)
+        return path
+
+
+def _peer(peer: Peer, task: Callable[[], Task]) -> Task | str:
+    return task() if peer.available else f"not installed: {peer.missing}"
+
+
+def _empty_uploads(client) -> None:
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=UPLOADS):
+        keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+        if keys:
+            client.delete_objects(Bucket=UPLOADS, Delete={"Objects": keys, "Quiet": True})
+
+
+def _rclone_flags() -> list[str]:
+    return ["-q", "--transfers", str(RCLONE_TRANSFERS), "--s3-no-check-bucket"]
+
+
+def _aws(peer: Peer, *args: str) -> None:
+    peer.run("s3", *args, "--endpoint-url", peer.endpoint, "--only-show-errors", "--no-progress")
+
+
+# -- the cases -------------------------------------------------------------------------------------
+
+def stage_big(s: Setting) -> dict[str, Task | str]:
+    """Ours stages with the three digests and the store's checksum checked; boto3's transfer manager
+    downloads (10 ranged streams), then one hashlib pass reads the file for the three digests; the two
+    halves are also kept apart (``s.splits``) for the goals. rclone and aws download only."""
+    url = f"s3://{BUCKET}/{BIG_KEY}"
+    d = {who: s.place("stage-big", who) for who in ("ours", "boto3", "rclone", "aws")}
+    s.splits["download"], s.splits["hash"] = [], []
+
+    def boto3_download_and_hash() -> None:
+        path = os.path.join(d["boto3"], "big.bin")
+        started = time.perf_counter()
+        s.client.download_file(BUCKET, BIG_KEY, path, Config=TransferConfig())
+        middle = time.perf_counter()
+        reference.hash_file(path)
+        s.splits["download"].append(middle - started)
+        s.splits["hash"].append(time.perf_counter() - middle)
+
+    return {
+        "ours": Task(lambda: stage_inputs({"big": {"url": url, "conn_id": CONN_ID}}, inputs_dir=d["ours"],
+                                          progress_interval=0), reset=emptied(d["ours"])),
+        "boto3": Task(boto3_download_and_hash, reset=emptied(d["boto3"])),
+        "rclone": _peer(s.rclone, lambda: Task(
+            lambda: s.rclone.run("copy", f"{REMOTE}:{BUCKET}/{BIG_KEY}", d["rclone"], *_rclone_flags()),
+            reset=emptied(d["rclone"]))),
+        "aws": _peer(s.aws, lambda: Task(lambda: _aws(s.aws, "cp", url, f"{d['aws']}/big.bin"),
+                                         reset=emptied(d["aws"]))),
+    }
+
+
+def stage_small(s: Setting) -> dict[str, Task | str]:
+    url = f"s3://{BUCKET}/{SMALL_PREFIX}"
+    d = {who: s.place("stage-small", who) for who in ("ours", "boto3", "rclone", "aws")}
+    return {
+        "ours": Task(lambda: stage_inputs({"small": {"url": url + "*", "conn_id": CONN_ID}}, inputs_dir=d["ours"],
+                                          progress_interval=0), reset=emptied(d["ours"])),
+        "boto3": Task(lambda: reference.fetch_tree(s.client, BUCKET, SMALL_PREFIX, d["boto3"], only_changed=False,
+                                                   threads=BOTO3_THREADS), reset=emptied(d["boto3"])),
+        "rclone": _peer(s.rclone, lambda: Task(
+            lambda: s.rclone.run("copy", f"{REMOTE}:{BUCKET}/{SMALL_PREFIX}", d["rclone"], *_rclone_flags()),
+            reset=emptied(d["rclone"]))),
+        "aws": _peer(s.aws, lambda: Task(lambda: _aws(s.aws, "cp", "--recursive", url, d["aws"]),
+                                         reset=emptied(d["aws"]))),
+    }
+
+
+def snapshot_tree(s: Setting, source: str, task_id: str) -> dict[str, Task | str]:
+    """Upload everything under ``source``: ours as a committed version (with the concurrency a task
+    gets from ``[datastores]``), the others as plain copies."""
+    store = open_store(f"s3://{UPLOADS}", conn_id=CONN_ID)
+    files = sorted(os.listdir(source))
+
+    def ours() -> None:
+        producer = Producer(dag_id="bench-net", task_id=task_id, run_id=f"run-{time.time_ns()}")
+        snapshot(source, store=store, producer=producer, max_concurrency=config.max_concurrency())
+
+    def boto3_upload() -> None:
+        if len(files) == 1:
+            s.client.upload_file(os.path.join(source, files[0]), UPLOADS, f"boto3/{files[0]}", Config=TransferConfig())
+        else:
+            reference.put_tree(s.client, source, UPLOADS, "boto3/", threads=BOTO3_THREADS)
+
+    def aws() -> None:
+        if len(files) == 1:
+            _aws(s.aws, "cp", os.path.join(source, files[0]), f"s3://{UPLOADS}/aws/{files[0]}")
+        else:
+            _aws(s.aws, "cp", "--recursive", source, f"s3://{UPLOADS}/aws/")
+
+    def reset() -> None:
+        _empty_uploads(s.direct)
+
+    return {
+        "ours": Task(ours, reset=reset),
+        "boto3": Task(boto3_upload, reset=reset),
+        "rclone": _peer(s.rclone, lambda: Task(
+            lambda: s.rclone.run("copy", source, f"{REMOTE}:{UPLOADS}/rclone", *_rclone_flags()), reset=reset)),
+        "aws": _peer(s.aws, lambda: Task(aws, reset=reset)),
+    }
+
+
+# -- the whole profile -----------------------------------------------------------------------------
+
+def _prepare(s: Setting) -> tuple[str, str]:
+    for bucket in (BUCKET, UPLOADS):
+        s.direct.create_bucket(Bucket=bucket)
+    s.direct.upload_fileobj(RepeatReader(s.big), BUCKET, BIG_KEY)
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda i: s.direct.put_object(Bucket=BUCKET, Key=f"{SMALL_PREFIX}{i:05d}.bin",
+                                                    Body=os.urandom(8192)), range(s.small_count)))
+    big_dir = os.path.join(s.work, "net", "source-big")
+    os.makedirs(big_dir)
+    with open(os.path.join(big_dir, "big.bin"), "wb") as handle:
+        reader = RepeatReader(s.big)
+        while chunk := reader.read():
+            handle.write(chunk)
+    small_dir = os.path.join(s.work, "net", "source-small")
+    _write_tree(small_dir, s.small_count, 8192)
+    # Untimed: ours' first imports and connection, and boto3's.
+    scratch = s.place("warm-up", "ours")
+    stage_inputs({"one": {"url": f"s3://{BUCKET}/{SMALL_PREFIX}00000.bin", "conn_id": CONN_ID}},
+                 inputs_dir=os.path.join(scratch, "in"))
+    s.client.download_file(BUCKET, f"{SMALL_PREFIX}00000.bin", os.path.join(scratch, "boto3.bin"))
+    shutil.rmtree(scratch)
+    return big_dir, small_dir
+
+
+@dataclass
+class NetworkRun:
+    profile: Profile
+    results: list[CaseResult]
+    by_key: dict[str, CaseResult]
+    headers: dict[str, str]
+    footer: list[str]
+    splits: dict[str, list[float]]
+
+    def render(self, *, markdown: bool) -> str:
+        return render(self.results, self.headers, self.footer, markdown=markdown)
+
+    def goals(self) -> Results:
+        """The goals of issue 23, each a ratio of this run's times."""
+        results = Results()
+        print("Goals (network profile)", flush=True)
+        big = self.by_key["stage-big"]
+        ours = big.outcomes["ours"]
+        download, hashing = min(self.splits.get("download") or [0]), min(self.splits.get("hash") or [0])
+        if ours.seconds and download and hashing:
+            results.add("stage large: ours / (boto3 download + a hashing pass)",
+                        f"{ours.best / big.outcomes['boto3'].best:.2f}x ({ours.best:.2f} s vs "
+                        f"{download:.2f} + {hashing:.2f} s)", "<= 1.0x", ours.best <= big.outcomes["boto3"].best)
+            slower = max(download, hashing)
+            results.add("stage large: ours / the slower of boto3 download, one hashing pass",
+                        f"{ours.best / slower:.2f}x (vs {slower:.2f} s)", "<= 1.3x", ours.best <= 1.3 * slower)
+        for key, case in self.by_key.items():
+            for peer in ("rclone", "aws"):
+                ratio = case.ratio(peer)
+                results.add(f"{case.name}: ours / {peer}", "n/a" if ratio is None else f"{ratio:.2f}x", "< 1x",
+                            None if ratio is None else ratio < 1)
+            if key.endswith("small"):
+                for other in ("boto3", "rclone"):
+                    ratio = case.ratio(other)
+                    results.add(f"{case.name}: ours / {other}", "n/a" if ratio is None else f"{ratio:.2f}x",
+                                "<= 1.1x", None if ratio is None else ratio <= 1.1)
+        ratio = self.by_key["snapshot-big"].ratio("boto3")
+        results.add("snapshot large: ours / boto3 upload_file", "n/a" if ratio is None else f"{ratio:.2f}x",
+                    "<= 1.15x", None if ratio is None else ratio <= 1.15)
+        return results
+
+
+def run_network(*, work: str, big: int, small_count: int, repeat: int, profile: Profile, with_peers: bool = True,
+                only: tuple[str, ...] = ()) -> NetworkRun:
+    """Start SeaweedFS and the proxy, prepare the objects, run the cases, stop both.
+
+    :param only: run only these cases (``stage-big``, ``stage-small``, ``snapshot-big``, ``snapshot-small``).
+    """
+    import json
+
+    from tests.servers.seaweedfs import SeaweedFSServer
+
+    server_dir = os.path.join(work, "seaweedfs")
+    os.makedirs(server_dir, exist_ok=True)
+    with SeaweedFSServer(log_dir=server_dir) as server, \
+            Shaper(upstream_port=server.port, rate=profile.rate, rtt=profile.rtt) as shaper:
+        clear_cache()
+        os.environ[f"AIRFLOW_CONN_{CONN_ID.upper()}"] = json.dumps({
+            "conn_type": "aws", "login": "testing", "password": "testing",
+            "extra": {"endpoint_url": shaper.endpoint, "region_name": "us-east-1"},
+        })
+        keys = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
+        client = boto3.client("s3", endpoint_url=shaper.endpoint, config=Config(max_pool_connections=BOTO3_THREADS),
+                              **keys)
+        direct = boto3.client("s3", endpoint_url=server.endpoint, config=Config(max_pool_connections=16), **keys)
+        if with_peers:
+            rclone = peers.rclone(shaper.endpoint, work, remote=REMOTE)
+            aws = peers.awscli(shaper.endpoint, work, concurrency=None)
+        else:
+            rclone, aws = (Peer(name, missing="left out (--no-peers)") for name in ("rclone", "aws"))
+        s = Setting(client=client, direct=direct, work=work, big=big, small_count=small_count, rclone=rclone, aws=aws)
+        print(f"Network profile: SeaweedFS behind the shaping proxy, {profile.describe()} ({repeat} runs each, "
+              "interleaved)", flush=True)
+        big_dir, small_dir = _prepare(s)
+        small = f"{small_count} x 8 KiB"
+        cases = [
+            ("stage-big", f"stage {human_size(big)} + md5/sha1/sha256", lambda: stage_big(s)),
+            ("stage-small", f"stage {small} + md5/sha1/sha256", lambda: stage_small(s)),
+            ("snapshot-big", f"snapshot {human_size(big)}", lambda: snapshot_tree(s, big_dir, "big")),
+            ("snapshot-small", f"snapshot {small}", lambda: snapshot_tree(s, small_dir, "small")),
+        ]
+        by_key = {}
+        try:
+            for key, name, tasks in cases:
+                if only and key not in only:
+                    continue
+                by_key[key] = run_case(name, tasks(), repeat=repeat)
+                shutil.rmtree(os.path.join(work, "net", key), ignore_errors=True)
+        finally:
+            shutil.rmtree(os.path.join(work, "net"), ignore_errors=True)
+            clear_cache()
+    titles = {"ours": "ours", "boto3": "boto3 transfer manager",
+              "rclone": f"rclone {rclone.version} --transfers {RCLONE_TRANSFERS}".replace("  ", " "),
+              "aws": f"aws-cli {aws.version}".strip()}
+    footer = [
+        f"SeaweedFS 4.48 on 127.0.0.1 behind bench/shaper.py: {profile.describe()}, a new connection waits one "
+        f"round trip; {os.cpu_count()} cores shared by the server, the proxy and the client.",
+        f"min / median of {repeat} interleaved runs; (Nx) = ours' min over that tool's min: below 1 ours is faster.",
+        "ours: stage_inputs / snapshot with the [datastores] defaults (max_connections "
+        f"{getattr(config, 'max_connections', lambda: 'n/a')()}); stage = download + md5/sha1/sha256 + the store's checksum checked.",
+        "boto3: large stage = download_file (TransferConfig defaults: 10 threads, 8 MiB ranges) then one hashlib "
+        f"pass for the three digests; small = list + get_object on {BOTO3_THREADS} threads, hashed in memory; "
+        f"snapshot = upload_file (defaults) / put_object on {BOTO3_THREADS} threads.",
+        f"rclone copy --transfers {RCLONE_TRANSFERS} (its defaults otherwise: 4 streams of a large file) and "
+        "aws s3 cp (its defaults: 10 requests at once): download only, no hashes; each a new process.",
+    ]
+    return NetworkRun(profile, list(by_key.values()), by_key, titles, footer, s.splits)
