@@ -45,8 +45,21 @@ def cache_max_bytes() -> int:
     return conf_int("cache_max_bytes", 10 * 1024**3)
 
 
+#: Connections one task may have open at once, unless ``[datastores] max_connections`` says otherwise.
+DEFAULT_MAX_CONNECTIONS = 32
+
+
+def max_connections() -> int:
+    """``max_connections``: connections one task may have open to its stores at once (a file each,
+    and a large object's parallel ranges or parts)."""
+    return max(1, conf_int("max_connections", DEFAULT_MAX_CONNECTIONS))
+
+
 def max_concurrency() -> int:
-    return max(1, conf_int("max_concurrency", 8))
+    """``max_concurrency``: files one task transfers at once; empty (the default): ``max_connections``."""
+    if not conf_value("max_concurrency").strip():
+        return max_connections()
+    return max(1, conf_int("max_concurrency", DEFAULT_MAX_CONNECTIONS))
 
 
 def work_dir() -> str:

@@ -129,12 +129,23 @@ def get_provider_info() -> dict:
                         "example": "107374182400",
                         "default": "10737418240",
                     },
+                    "max_connections": {
+                        "description": "How many connections one task may have open to its stores at once: "
+                        "many small files transfer that many at once (each waits on round trips), a large "
+                        "object is read as parallel ranges that share them (each stream is capped by the "
+                        "network), and large uploads send parts in parallel.",
+                        "version_added": "0.1.0",
+                        "type": "integer",
+                        "example": "64",
+                        "default": "32",
+                    },
                     "max_concurrency": {
-                        "description": "How many files one task transfers at once.",
+                        "description": "How many files one task transfers at once. Empty: as many as "
+                        "max_connections.",
                         "version_added": "0.1.0",
                         "type": "integer",
                         "example": "16",
-                        "default": "8",
+                        "default": "",
                     },
                     "retry_attempts": {
                         "description": "Tries of one request to a store in all, the first included (1: no "

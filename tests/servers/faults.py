@@ -39,6 +39,9 @@ class Fault:
     :param on_fire: called (with no argument) when the fault takes effect, before it does.
     :param unless_header: do not match requests that carry this header (e.g. ``range``: the first read only).
     :param skip: let this many matching requests pass untouched first.
+    :param header: ``(name, value)`` regular expressions: match only requests with a header whose
+        lower-case name matches ``name`` wholly and whose value ``value`` is found in (e.g.
+        ``("x-ms-range|range", "bytes=1048576-")``: the ranged read from that byte).
     """
 
     method: str | None = None
@@ -54,12 +57,16 @@ class Fault:
     on_fire: Callable[[], None] | None = None
     unless_header: str | None = None
     skip: int = 0
+    header: tuple[str, str] | None = None
     fired: int = 0
 
     def matches(self, method: str, target: str, headers: dict[str, str]) -> bool:
         if self.times <= 0 or (self.method and self.method != method):
             return False
         if self.unless_header and self.unless_header.lower() in headers:
+            return False
+        if self.header and not any(re.fullmatch(self.header[0], name) and re.search(self.header[1], value)
+                                   for name, value in headers.items()):
             return False
         return re.search(self.path, target) is not None
 

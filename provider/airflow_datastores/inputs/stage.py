@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_datastores import config
 from airflow_datastores.errors import DataStoreError, NotEnoughSpace
 from airflow_datastores.inputs.cache import CacheEntry, InputCache, place_file
 from airflow_datastores.inputs.progress import Progress
@@ -22,6 +23,7 @@ from airflow_datastores.inputs.targets import check_space, check_targets, free_b
 from airflow_datastores.inputs.transfer import download, replacing
 from airflow_datastores.records import InputRecord
 from airflow_datastores.retry import RetryPolicy
+from airflow_datastores.stores.parallel import ConnectionBudget
 from airflow_datastores.units import human_size
 
 log = logging.getLogger(__name__)
@@ -50,7 +52,8 @@ def stage_files(
     *,
     inputs_dir: str,
     cache: InputCache | None = None,
-    max_concurrency: int = 8,
+    max_concurrency: int | None = None,
+    max_connections: int | None = None,
     policy: RetryPolicy | None = None,
     progress_interval: float = 10.0,
     logger: logging.Logger | None = None,
@@ -61,7 +64,12 @@ def stage_files(
     :param inputs_dir: local directory; each input gets a sub-directory named after it.
     :param cache: worker-local cache; an object whose identity and size match an entry is linked from
         it without a GET or a re-hash.
-    :param max_concurrency: how many files transfer at once.
+    :param max_concurrency: how many files transfer at once; default ``[datastores] max_concurrency``
+        (as many as ``max_connections``). Many small objects wait on round trips, not bytes: one
+        connection each, many at once.
+    :param max_connections: how many connections the staging may have open at once: one per file in
+        transfer, and a large object's parallel ranges take what is free beyond (see
+        :mod:`~airflow_datastores.stores.parallel`); default ``[datastores] max_connections``.
     :param policy: how transient failures (reset, timeout, 5xx, throttling) are retried; a read
         resumes from the last byte received, pinned to the object first seen. Default: the
         ``[datastores]`` retry options.
@@ -75,6 +83,7 @@ def stage_files(
     os.makedirs(inputs_dir, exist_ok=True)
     result = StagingResult(inputs_dir=inputs_dir, records=[])
     stats_lock = threading.Lock()
+    budget = ConnectionBudget(max_connections)
     directories = _Directories()
     placed: list[str] = []
 
@@ -92,14 +101,18 @@ def stage_files(
 
     def fetch(source: SourceFile) -> InputRecord:
         target = target_path(inputs_dir, source)
+        budget.hold()
         try:
-            source, digests = download(source, target, policy=policy, progress=progress, logger=logger)
+            source, digests = download(source, target, policy=policy, progress=progress, logger=logger,
+                                       budget=budget)
         except OSError as err:
             if err.errno not in (errno.ENOSPC, errno.EDQUOT) or isinstance(err, DataStoreError):
                 raise
             needs = {source.input_name: sum(f.size for f in files if f.input_name == source.input_name)}
             raise NotEnoughSpace(no_space_message(needs, inputs_dir=os.path.dirname(target),
                                                   free=free_bytes(inputs_dir), url=source.url)) from None
+        finally:
+            budget.give()
         record = _record(source, target, digests, cached=False)
         if cache:
             cache.put(url=source.url, identity=source.identity, size=source.size, path=target, digests=digests)
@@ -121,10 +134,11 @@ def stage_files(
                     missed.append(index)
                 else:
                     records[index] = finish(record, target)
-            if len(missed) <= 1 or max_concurrency <= 1:
+            workers = 1 if len(missed) <= 1 else min(len(missed), max_concurrency or config.max_concurrency())
+            if workers <= 1:
                 fetched = [fetch(files[i]) for i in missed]
             else:
-                with ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="stage") as pool:
+                with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stage") as pool:
                     fetched = list(pool.map(fetch, [files[i] for i in missed]))
             for index, record in zip(missed, fetched, strict=True):
                 records[index] = record

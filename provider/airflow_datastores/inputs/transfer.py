@@ -1,5 +1,6 @@
-"""Transfer of one object into the inputs directory: read (resumed, pinned), hashed and verified in one
-pass, written to a temporary name and renamed only once verified, so no corrupt file is ever left."""
+"""Transfer of one object into the inputs directory: read (resumed, pinned; a large object as parallel
+ranges where that pays, see :mod:`~airflow_datastores.stores.parallel`), hashed in order and verified in
+one pass, written to a temporary name and renamed only once verified, so no corrupt file is ever left."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import logging
 import os
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import replace
 
 from airflow_datastores.errors import IntegrityError, ObjectChanged
@@ -16,6 +17,7 @@ from airflow_datastores.inputs.progress import Progress
 from airflow_datastores.inputs.resolve import SourceFile
 from airflow_datastores.retry import RetryPolicy
 from airflow_datastores.stores.base import Vouched
+from airflow_datastores.stores.parallel import ConnectionBudget, read_into
 from airflow_datastores.stores.retrying import RetryingStore
 
 #: Names longer than this (in bytes) get a temporary name without themselves in it.
@@ -23,24 +25,27 @@ _LONG_NAME = 200
 
 
 def download(source: SourceFile, target: str, *, policy: RetryPolicy | None, progress: Progress,
-             logger: logging.Logger) -> tuple[SourceFile, dict]:
+             logger: logging.Logger, budget: ConnectionBudget | None = None) -> tuple[SourceFile, dict]:
     """Download ``source`` to ``target``; if it was replaced meanwhile, start over once on the new object.
 
     :param policy: how transient failures are retried (default: the ``[datastores]`` options).
     :param progress: counts the bytes as they arrive.
     :param logger: the task's logger: retries and a replaced object are said there.
+    :param budget: the task's connections, which a large object's ranges share (default: a budget
+        of its own, ``[datastores] max_connections``).
     :return: the object that was staged (the new one if it was replaced) and its digests, with
         ``verified`` saying what vouched for them.
     """
     try:
-        return source, _download(source, target, policy=policy, progress=progress, logger=logger)
+        return source, _download(source, target, policy=policy, progress=progress, logger=logger, budget=budget)
     except ObjectChanged:
         info = source.store.stat(source.key)
         logger.warning("%s was replaced while it was staged (%s, now %s); starting over on the new object",
                        source.url, source.identity, info.identity)
         changed = replace(source, info=info)
         try:
-            return changed, _download(changed, target, policy=policy, progress=progress, logger=logger)
+            return changed, _download(changed, target, policy=policy, progress=progress, logger=logger,
+                                      budget=budget)
         except ObjectChanged:
             raise ObjectChanged(f"{source.url} was replaced twice while it was staged; nothing was kept. Run "
                                 "the task again once the object stays put") from None
@@ -67,7 +72,7 @@ def _verify_exact_parts(source: SourceFile, path: str, digests: dict[str, str]) 
 
 
 def _download(source: SourceFile, target: str, *, policy: RetryPolicy | None, progress: Progress,
-              logger: logging.Logger) -> dict[str, str]:
+              logger: logging.Logger, budget: ConnectionBudget | None) -> dict[str, str]:
     vouched = _vouched(source)
     hasher = Hasher(expected_size=source.size, vouched=vouched)
     # The task's logger shows the retries; the read resumes at the last byte, pinned to the identity.
@@ -78,9 +83,12 @@ def _download(source: SourceFile, target: str, *, policy: RetryPolicy | None, pr
     received = 0
     try:
         with replacing(target) as temp:
-            with open(temp, "wb") as out:
-                for chunk in store.read(source.key, identity=pin):
-                    out.write(chunk)
+            # Read and write: the ranges are written at their offsets, and the prefix read back in order.
+            # The reader is closed (its helpers stopped) before the file is.
+            with open(temp, "w+b", buffering=0) as out, closing(read_into(
+                    store, source.key, fd=out.fileno(), size=source.size, identity=pin, url=source.url,
+                    ranges=store.serves_ranges(source.info), budget=budget)) as chunks:
+                for chunk in chunks:
                     hasher.update(chunk)
                     received += len(chunk)
                     progress.add(len(chunk))

@@ -46,6 +46,9 @@ log = logging.getLogger(__name__)
 BLOCK_SIZE = 16 * 1024 * 1024
 #: The most Azure takes in one Put Blob: the bound of a create-only write.
 PUT_BLOB_LIMIT = 5000 * 1024 * 1024
+#: Bytes per GET of a read: the SDK holds each whole in memory before it hands it on (its default
+#: first GET is 32 MiB), so this bounds a stream's memory and the wait for its first bytes.
+READ_CHUNK = 4 * 1024 * 1024
 
 
 class AzureBlobStore(Store):
@@ -70,6 +73,7 @@ class AzureBlobStore(Store):
         # A create-only write is one Put Blob whatever its size; the SDK sends one only up to this bound
         # (the documented client option max_single_put_size, set on our own client).
         client._config.max_single_put_size = PUT_BLOB_LIMIT
+        client._config.max_single_get_size = client._config.max_chunk_get_size = READ_CHUNK
         return client
 
     @property
@@ -86,6 +90,9 @@ class AzureBlobStore(Store):
             raise self._error(err, key) from None
         return self._info(key, size=props.size, etag=props.etag, modified=props.last_modified,
                           md5=props.content_settings.content_md5)
+
+    def serves_ranges(self, info: ObjectInfo) -> bool:
+        return True
 
     def read(self, key: str, *, start: int = 0, end: int | None = None,
              identity: str | None = None) -> Iterator[bytes]:

@@ -187,6 +187,12 @@ class Store(abc.ABC):
             the object is no longer that one. So a resumed read never stitches two contents together.
         """
 
+    def serves_ranges(self, info: ObjectInfo) -> bool:
+        """Whether a read of part of ``info`` (``start``/``end``) costs about what that part holds, so a
+        large object may be read as parallel ranges (:mod:`~airflow_datastores.stores.parallel`).
+        Network stores that do say so; a local file gains nothing from ranges."""
+        return False
+
     def vouched(self, info: ObjectInfo, *, exact: bool = False) -> Vouched:
         """What the store vouches for about ``info``'s bytes; backends that keep part checksums
         (asked with extra requests, so only right before a download) override this.

@@ -100,13 +100,20 @@ class GCSStore(Store):
         return self._client.get()
 
     def _make_client(self) -> storage.Client:
+        from airflow_datastores.config import max_connections
+
         hook = GCSHook(gcp_conn_id=self.conn_id or "google_cloud_default")
         extra = hook.get_connection(hook.gcp_conn_id).extra_dejson
         emulator = extra.get("emulator_host") or os.environ.get("STORAGE_EMULATOR_HOST")
         if emulator:
-            return storage.Client(project=extra.get("project") or "test", credentials=AnonymousCredentials(),
-                                  client_options={"api_endpoint": emulator})
-        return hook.get_conn()
+            client = storage.Client(project=extra.get("project") or "test", credentials=AnonymousCredentials(),
+                                    client_options={"api_endpoint": emulator})
+        else:
+            client = hook.get_conn()
+        # A connection kept for each one a task may open (requests keeps 10), so none is made twice.
+        for adapter in client._http.adapters.values():
+            adapter.init_poolmanager(10, max(10, max_connections()))
+        return client
 
     @property
     def bucket(self) -> storage.Bucket:
@@ -127,6 +134,9 @@ class GCSStore(Store):
         if blob is None:
             raise self._not_found(key)
         return self._info(key, blob)
+
+    def serves_ranges(self, info: ObjectInfo) -> bool:
+        return True
 
     def read(self, key: str, *, start: int = 0, end: int | None = None,
              identity: str | None = None) -> Iterator[bytes]:

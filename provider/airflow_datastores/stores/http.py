@@ -38,6 +38,8 @@ class HttpStore(Store):
         self._local = threading.local()
         self._auth: tuple[str, str] | None = userinfo
         self._verify: bool | str = True
+        #: (key, identity) of the files whose HEAD said ``Accept-Ranges: bytes``
+        self._ranged: set[tuple[str, str]] = set()
         if conn_id:
             self._load_connection(conn_id)
 
@@ -73,6 +75,8 @@ class HttpStore(Store):
             raise DataStoreError(f"{url}: the server does not say the file's size (no Content-Length)")
         size = int(headers["Content-Length"])
         identity = _identity(headers, size)
+        if headers.get("Accept-Ranges", "").strip().lower() == "bytes":
+            self._ranged.add((key, identity))
         modified = None
         if "Last-Modified" in headers:
             try:
@@ -81,6 +85,11 @@ class HttpStore(Store):
                 modified = None
         return ObjectInfo(key=key, url=url, size=size, identity=identity, modified=modified,
                           checksums=_digests(headers))
+
+    def serves_ranges(self, info: ObjectInfo) -> bool:
+        """Whether the server said ``Accept-Ranges: bytes`` for this file (a server that ignores
+        ``Range`` sends the whole file for every range)."""
+        return (info.key, info.identity) in self._ranged
 
     def read(self, key: str, *, start: int = 0, end: int | None = None,
              identity: str | None = None) -> Iterator[bytes]:
@@ -92,7 +101,8 @@ class HttpStore(Store):
                 headers["If-Range"] = identity.split("|")[0]
         response = self._request("GET", key, headers=headers, stream=True)
         self._raise_for_status(response, url)
-        if identity and headers and response.status_code == 200 and _replaced(identity, response.headers):
+        # A whole-body answer (to no range, or to one whose If-Range no longer holds) of another file.
+        if identity and response.status_code == 200 and _replaced(identity, response.headers):
             response.close()
             raise ObjectChanged(f"{url}: the file was replaced since it was first seen ({identity}, now "
                                 f"{_identity(response.headers, -1).split('|')[0]})")

@@ -78,6 +78,9 @@ class RetryingStore(Store):
         return retry.call(lambda: self.inner.vouched(info, exact=exact), what="checksum lookup", url=info.url,
                           policy=self.policy, logger=self.logger)
 
+    def serves_ranges(self, info: ObjectInfo) -> bool:
+        return self.inner.serves_ranges(info)
+
     def delete(self, key: str) -> None:
         retry.call(lambda: self.inner.delete(key), what="delete", url=self.inner.url_for(key),
                    policy=self.policy, logger=self.logger)

@@ -107,13 +107,16 @@ class S3Store(Store):
         return self._client.get()
 
     def _make_client(self):
+        from airflow_datastores.config import max_connections
         from airflow_datastores.retry import default_policy
 
         hook = S3Hook(aws_conn_id=self.conn_id or "aws_default")
         # Our retry policy is the only one: botocore tries each request once. We send the checksums and
-        # check the ones S3 keeps in our own hashing pass, so botocore need not do either twice.
+        # check the ones S3 keeps in our own hashing pass, so botocore need not do either twice. A
+        # connection kept for each one a task may open (botocore keeps 10), so none is made twice.
         ours = Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=10,
                       read_timeout=default_policy().read_timeout,
+                      max_pool_connections=max(max_connections(), PARTS_IN_FLIGHT),
                       request_checksum_calculation="when_required",
                       response_checksum_validation="when_required")
         client = hook.get_client_type(config=hook.config.merge(ours))
@@ -150,6 +153,9 @@ class S3Store(Store):
             return vouched_by_head(head, size=info.size, exact=exact, head_part=head_part)
         except (ClientError, BotoCoreError) as err:
             raise self._error(err, info.key) from None
+
+    def serves_ranges(self, info: ObjectInfo) -> bool:
+        return True
 
     def read(self, key: str, *, start: int = 0, end: int | None = None,
              identity: str | None = None) -> Iterator[bytes]:

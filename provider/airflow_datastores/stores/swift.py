@@ -129,6 +129,9 @@ class SwiftStore(SegmentedObjects, Store):
             algorithm="md5", sizes=tuple(size for size, _ in segments),
             digests=tuple(etag for _, etag in segments)))
 
+    def serves_ranges(self, info: ObjectInfo) -> bool:
+        return True
+
     def read(self, key: str, *, start: int = 0, end: int | None = None,
              identity: str | None = None) -> Iterator[bytes]:
         if end is not None and end <= start:
