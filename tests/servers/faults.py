@@ -39,6 +39,7 @@ class Fault:
     :param on_fire: called (with no argument) when the fault takes effect, before it does.
     :param unless_header: do not match requests that carry this header (e.g. ``range``: the first read only).
     :param skip: let this many matching requests pass untouched first.
+    :param delay: seconds to hold the request before it is forwarded (a slow server: requests overlap).
     :param header: ``(name, value)`` regular expressions: match only requests with a header whose
         lower-case name matches ``name`` wholly and whose value ``value`` is found in (e.g.
         ``("x-ms-range|range", "bytes=1048576-")``: the ranged read from that byte).
@@ -58,6 +59,7 @@ class Fault:
     unless_header: str | None = None
     skip: int = 0
     header: tuple[str, str] | None = None
+    delay: float | None = None
     fired: int = 0
 
     def matches(self, method: str, target: str, headers: dict[str, str]) -> bool:
@@ -89,6 +91,8 @@ class FaultProxy:
         self.upstream_port = upstream_port
         self.faults: list[Fault] = []
         self.requests: list[Seen] = []
+        self.active = 0  # requests in progress now
+        self.peak = 0  # the most in progress at once since the last clear()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._listener = socket.create_server((HOST, 0))
@@ -112,6 +116,7 @@ class FaultProxy:
         with self._lock:
             self.faults.clear()
             self.requests.clear()
+            self.peak = self.active
 
     def fired(self) -> int:
         with self._lock:
@@ -140,7 +145,7 @@ class FaultProxy:
         return None
 
     def _serve(self, client: socket.socket) -> None:
-        upstream = None
+        upstream, counted = None, False
         try:
             head, rest = _read_head(client)
             if head is None:
@@ -152,6 +157,11 @@ class FaultProxy:
             seen = Seen(method=method, target=target, headers=headers, fault=fault)
             with self._lock:
                 self.requests.append(seen)
+                self.active += 1
+                self.peak = max(self.peak, self.active)
+                counted = True
+            if fault and fault.delay:
+                self._stopping.wait(fault.delay)
             if fault and fault.status is not None:
                 if fault.on_fire:
                     fault.on_fire()
@@ -169,6 +179,9 @@ class FaultProxy:
         except OSError:
             pass
         finally:
+            if counted:
+                with self._lock:
+                    self.active -= 1
             for sock in (client, upstream):
                 if sock is not None:
                     try:

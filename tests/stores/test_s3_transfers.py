@@ -41,7 +41,7 @@ def test_concurrent_large_uploads_share_the_budget_and_give_it_back(s3_root):
         list(pool.map(lambda item: store.write(item[0], io.BytesIO(item[1])), bodies.items()))
     for key, body in bodies.items():
         assert hashlib.md5(store.read_bytes(key)).digest() == hashlib.md5(body).digest()
-    assert store.inner._parts._value == s3.PARTS_IN_FLIGHT
+    assert store.inner._memory.used == 0
 
 
 class _Breaks(io.RawIOBase):
@@ -66,7 +66,7 @@ def test_a_failed_upload_gives_its_parts_back_and_leaves_no_upload(s3_server, s3
     store = open_store(s3_root, conn_id="test_s3")
     with pytest.raises(OSError, match="disk read error"):
         store.write("broken.bin", _Breaks(fails_at))
-    assert store.inner._parts._value == s3.PARTS_IN_FLIGHT
+    assert store.inner._memory.used == 0
     uploads = _client(s3_server).list_multipart_uploads(Bucket=s3_root[len("s3://"):]).get("Uploads", [])
     assert uploads == []
     with pytest.raises(DataStoreError):

@@ -18,6 +18,7 @@ import pytest
 from airflow_datastores.errors import AccessDenied, AlreadyExists, MissingExtra, NotFound
 from airflow_datastores.stores import registry, swift
 from airflow_datastores.stores.base import CHUNK_SIZE
+from airflow_datastores.stores.parts import MemoryBudget
 from airflow_datastores.stores.registry import open_store
 
 from .test_contract import PatternReader, pattern
@@ -65,6 +66,7 @@ def _expected(size: int, seed: int = 7) -> tuple[str, str, int]:
 
 def test_large_object_is_an_slo_written_and_read_with_flat_memory(store, server):
     size = 10 * swift.SEGMENT_SIZE + 3
+    store.inner._memory = MemoryBudget(2 * swift.SEGMENT_SIZE)  # two segments in flight at once
     tracemalloc.start()
     try:
         info = store.write("big/blob.bin", PatternReader(size))  # size unknown: streamed all the same
@@ -74,7 +76,8 @@ def test_large_object_is_an_slo_written_and_read_with_flat_memory(store, server)
         _, read_peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert write_peak < 5 * swift.SEGMENT_SIZE < size / 2  # a few segments, never the object
+    assert write_peak < 5 * swift.SEGMENT_SIZE < size / 2  # the budget's segments and a few more, never the object
+    assert store.inner._memory.used == 0
     assert read_peak < 3 * CHUNK_SIZE
     assert (md5, sha256, read_size) == _expected(size)
 

@@ -19,6 +19,7 @@ from airflow_datastores.errors import (
 )
 from airflow_datastores.hashing import digest
 from airflow_datastores.stores.base import Leftover, ObjectInfo, SharedClient, Store, check_key, read_up_to, split_root
+from airflow_datastores.stores.parts import MemoryBudget, send_parts
 from airflow_datastores.stores.spool import Spool
 
 try:
@@ -54,7 +55,8 @@ READ_CHUNK = 4 * 1024 * 1024
 class AzureBlobStore(Store):
     """Blobs in a container below an optional prefix.
 
-    Identity is the ETag; reads are pinned to it (``If-Match``). Every blob we write carries its
+    Identity is the ETag; reads are pinned to it (``If-Match``). Large blobs are staged as blocks in
+    parallel, within the store's memory budget. Every blob we write carries its
     Content-MD5 (each request's MD5 is checked by the service on the way in), which downloads are
     checked against; blobs written without one are checked by size only. The SDK tries each request
     once; the retry policy repeats them.
@@ -67,6 +69,8 @@ class AzureBlobStore(Store):
         super().__init__(root=root, conn_id=conn_id)
         self.container, self.prefix = split_root(root)
         self._container_client = SharedClient(self._make_container_client)
+        #: upload bodies in memory at once, across all this store's writes
+        self._memory = MemoryBudget()
 
     def _make_container_client(self):
         client = WasbHook(wasb_conn_id=self.conn_id or "wasb_default").get_conn().get_container_client(self.container)
@@ -126,11 +130,22 @@ class AzureBlobStore(Store):
         if create_only:
             self._put_once(key, blob, data)
             return self._request(lambda: self.stat(key), "stat", key)
-        first = read_up_to(data, BLOCK_SIZE)
+        self._memory.acquire(BLOCK_SIZE)  # the first block's bytes count against the budget too
+        try:
+            first = read_up_to(data, BLOCK_SIZE)
+        except BaseException:
+            self._memory.release(BLOCK_SIZE)
+            raise
         if len(first) < BLOCK_SIZE:
-            self._put_blob(key, blob, first, overwrite=True)
+            self._memory.release(BLOCK_SIZE - len(first))  # a small file holds only its own bytes
+            try:
+                self._put_blob(key, blob, first, overwrite=True)
+            finally:
+                self._memory.release(len(first))
         else:
-            self._upload_blocks(key, blob, first, data)
+            box = [first]  # emptied by the upload, so the first block's memory goes once it is sent
+            del first
+            self._upload_blocks(key, blob, box, data)
         return self._request(lambda: self.stat(key), "stat", key)
 
     def _put_blob(self, key: str, blob, body: bytes, *, overwrite: bool) -> None:
@@ -160,16 +175,21 @@ class AzureBlobStore(Store):
 
         return retry.call(once, what=what, url=self.url_for(key))
 
-    def _upload_blocks(self, key: str, blob, first: bytes, data: BinaryIO) -> None:
+    def _upload_blocks(self, key: str, blob, first: list[bytes], data: BinaryIO) -> None:
+        """Blocks of :data:`BLOCK_SIZE` staged in parallel (:func:`~airflow_datastores.stores.parts.send_parts`,
+        within the store's memory budget), each checked by the service (its MD5); the blob's
+        Content-MD5, computed in order as the blocks are read, goes with the block list."""
         # Uncommitted blocks are invisible and expire by themselves: a failure leaves no blob.
-        blocks, block, md5, number = [], first, digest("md5"), 1
-        while block:
+        md5 = digest("md5")
+
+        def stage(number: int, block: bytes) -> BlobBlock:
             block_id = base64.b64encode(uuid.uuid4().hex.encode()).decode()
-            self._request(lambda b=block, i=block_id: blob.stage_block(i, b, validate_content=True, **_once()),
+            self._request(lambda: blob.stage_block(block_id, block, validate_content=True, **_once()),
                           f"upload block {number}", key)
-            md5.update(block)
-            blocks.append(BlobBlock(block_id=block_id))
-            block, number = read_up_to(data, BLOCK_SIZE), number + 1
+            return BlobBlock(block_id=block_id)
+
+        blocks = send_parts(first, data, part_size=BLOCK_SIZE, budget=self._memory, send=stage, seen=md5.update,
+                            name="azure-block")
         settings = ContentSettings(content_md5=bytearray(md5.digest()))
         self._request(lambda: blob.commit_block_list(blocks, content_settings=settings, **_once()),
                       "commit block list", key)

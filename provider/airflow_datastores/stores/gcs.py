@@ -35,6 +35,7 @@ from airflow_datastores.stores.base import (
     read_up_to,
     split_root,
 )
+from airflow_datastores.stores.parts import MemoryBudget
 from airflow_datastores.stores.spool import Spool
 
 try:
@@ -93,6 +94,8 @@ class GCSStore(Store):
         self.bucket_name, self.prefix = split_root(root)
         self._client = SharedClient(self._make_client)
         self._bucket_seen = False
+        #: upload bodies in memory at once, across all this store's writes
+        self._memory = MemoryBudget()
 
     @property
     def client(self) -> storage.Client:
@@ -198,26 +201,36 @@ class GCSStore(Store):
                 crc32c = base64.b64encode(spool.digest("crc32c")).decode()
                 retry.call(lambda: self._single_request(key, blob, spool, crc32c), what="create", url=self.url_for(key))
             return self._info(key, blob)
-        first = read_up_to(data, SINGLE_REQUEST_LIMIT)
-        if len(first) < SINGLE_REQUEST_LIMIT:
-            crc32c = base64.b64encode(google_crc32c.Checksum(first).digest()).decode()
+        # A large upload holds its first bytes and the SDK's buffer of one request; a small one its bytes.
+        held = SINGLE_REQUEST_LIMIT + UPLOAD_CHUNK_SIZE
+        self._memory.acquire(held)
+        try:
+            first = read_up_to(data, SINGLE_REQUEST_LIMIT)
+            if len(first) < SINGLE_REQUEST_LIMIT:
+                self._memory.release(held - len(first))
+                held = len(first)
+                crc32c = base64.b64encode(google_crc32c.Checksum(first).digest()).decode()
 
-            def put() -> None:
-                with self._errors(key):
-                    blob.upload_from_string(first, retry=None, timeout=self._timeout(), **options)
-                    self._check_stored(key, blob, crc32c)
+                def put() -> None:
+                    with self._errors(key):
+                        blob.upload_from_string(first, retry=None, timeout=self._timeout(), **options)
+                        self._check_stored(key, blob, crc32c)
 
-            retry.call(put, what="write", url=self.url_for(key))
+                retry.call(put, what="write", url=self.url_for(key))
+                return self._info(key, blob)
+            # One resumable upload: its requests go one after another, in order (GCS has no parallel
+            # parts of one object but a composite of objects, which has no md5).
+            options["retry"] = self._session_retry(key)
+            with self._errors(key):
+                # A failure inside the block cancels the upload: nothing half-written becomes visible.
+                with blob.open("wb", chunk_size=UPLOAD_CHUNK_SIZE, **options) as upload:
+                    upload.write(first)
+                    while chunk := data.read(CHUNK_SIZE):
+                        upload.write(chunk)
+                blob.reload()
             return self._info(key, blob)
-        options["retry"] = self._session_retry(key)
-        with self._errors(key):
-            # A failure inside the block cancels the upload: nothing half-written becomes visible.
-            with blob.open("wb", chunk_size=UPLOAD_CHUNK_SIZE, **options) as upload:
-                upload.write(first)
-                while chunk := data.read(CHUNK_SIZE):
-                    upload.write(chunk)
-            blob.reload()
-        return self._info(key, blob)
+        finally:
+            self._memory.release(held)
 
     def _single_request(self, key: str, blob: storage.Blob, spool: Spool, crc32c: str) -> None:
         """The create-only upload: one request with ``ifGenerationMatch=0`` and the crc32c, whatever the

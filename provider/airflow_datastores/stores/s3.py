@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import base64
-import threading
-from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import BinaryIO
 
@@ -32,6 +29,7 @@ from airflow_datastores.stores.base import (
     split_root,
     vouch,
 )
+from airflow_datastores.stores.parts import UPLOAD_MEMORY, MemoryBudget, send_parts
 from airflow_datastores.stores.s3_checksums import (
     CHECKSUM_FIELDS,
     b64_to_hex,
@@ -59,9 +57,6 @@ try:
 except ImportError as err:  # pragma: no cover - depends on the installed extras
     raise MissingExtra(scheme="s3", extra="s3") from err
 
-#: Parts in memory at once across all the uploads of one store (each holds PART_SIZE bytes): one large
-#: file gets them all, eight files of a snapshot share them.
-PARTS_IN_FLIGHT = 8
 #: Errors of a response body that broke off: the read resumes.
 _BODY_ERRORS = (BotoConnectionError, ReadTimeoutError, ResponseStreamingError, IncompleteReadError, OSError)
 
@@ -83,7 +78,8 @@ class S3Store(Store):
     """Objects in an S3 bucket below an optional prefix.
 
     Uploads carry a full-object CRC64NVME that the server checks (each part's too); parts are
-    :data:`PART_SIZE` so memory stays bounded whatever the object's size. A create-only write is one
+    :data:`PART_SIZE`, sent in parallel within the store's memory budget (128 MiB), so memory stays
+    bounded whatever the object's size. A create-only write is one
     PutObject with ``If-None-Match: *`` whatever its size, never a conditional multipart complete.
 
     Identity is the ETag, from a listing and a HEAD alike; reads are pinned to it with ``IfMatch``.
@@ -100,7 +96,8 @@ class S3Store(Store):
         super().__init__(root=root, conn_id=conn_id)
         self.bucket, self.prefix = split_root(root)
         self._client = SharedClient(self._make_client)
-        self._parts = threading.BoundedSemaphore(PARTS_IN_FLIGHT)
+        #: upload bodies in memory at once, across all this store's writes (parts, small files, spools)
+        self._memory = MemoryBudget()
 
     @property
     def client(self):
@@ -116,7 +113,7 @@ class S3Store(Store):
         # connection kept for each one a task may open (botocore keeps 10), so none is made twice.
         ours = Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=10,
                       read_timeout=default_policy().read_timeout,
-                      max_pool_connections=max(max_connections(), PARTS_IN_FLIGHT),
+                      max_pool_connections=max(max_connections(), UPLOAD_MEMORY // PART_SIZE),
                       request_checksum_calculation="when_required",
                       response_checksum_validation="when_required")
         client = hook.get_client_type(config=hook.config.merge(ours))
@@ -189,22 +186,27 @@ class S3Store(Store):
         s3_key = self._key(key)
         if create_only:
             return self._put_once(key, s3_key, data)
-        self._parts.acquire()  # the first part's bytes count against the budget too
+        self._memory.acquire(PART_SIZE)  # the first part's bytes count against the budget too
         try:
             first = read_up_to(data, PART_SIZE)
         except BaseException:
-            self._parts.release()
+            self._memory.release(PART_SIZE)
             raise
         if len(first) < PART_SIZE:
-            return self._put(key, s3_key, first)
-        return self._multipart(key, s3_key, first, data)  # the permit goes with the first part
+            self._memory.release(PART_SIZE - len(first))  # a small file holds only its own bytes
+            try:
+                return self._put(key, s3_key, first)
+            finally:
+                self._memory.release(len(first))
+        # The first part goes to the upload in a list it empties (so its memory goes once it is sent),
+        # with its budget.
+        box = [first]
+        del first
+        return self._multipart(key, s3_key, box, data)
 
     def _put(self, key: str, s3_key: str, body: bytes) -> ObjectInfo:
         crc, md5 = crc64(body), md5_hex(body)
-        try:
-            answer = self._request(lambda: self._put_request(key, s3_key, body, crc=crc, md5=md5), "write", key)
-        finally:
-            self._parts.release()
+        answer = self._request(lambda: self._put_request(key, s3_key, body, crc=crc, md5=md5), "write", key)
         return self._info(key, size=len(body), etag=answer.get("ETag", ""), checksums={"crc64nvme": b64_to_hex(crc)})
 
     def _put_once(self, key: str, s3_key: str, data: BinaryIO) -> ObjectInfo:
@@ -212,13 +214,16 @@ class S3Store(Store):
         5 GiB), which S3, moto and SeaweedFS make atomic; never a conditional multipart complete, which
         SeaweedFS and Ceph RGW do not (two racing completes both won). The body streams from a spool
         (:mod:`~airflow_datastores.stores.spool`): one part's worth in memory, the rest in a temporary file."""
-        with self._parts:  # the spool's bytes in memory count against the budget
+        self._memory.acquire(PART_SIZE)  # the spool's bytes in memory count against the budget
+        try:
             with Spool(data, limit=SINGLE_PUT_LIMIT, url=self.url_for(key), checksums=("crc64nvme", "md5")) as spool:
                 crc = base64.b64encode(spool.digest("crc64nvme")).decode()
                 answer = self._request(lambda: self._put_request(key, s3_key, spool.rewind(), crc=crc,
                                                                  md5=spool.hexdigest("md5"), size=spool.size,
                                                                  IfNoneMatch="*"), "create", key)
                 size = spool.size
+        finally:
+            self._memory.release(PART_SIZE)
         return self._info(key, size=size, etag=answer.get("ETag", ""), checksums={"crc64nvme": b64_to_hex(crc)})
 
     def _put_request(self, key: str, s3_key: str, body, *, crc: str, md5: str, size: int | None = None,
@@ -242,55 +247,35 @@ class S3Store(Store):
 
         return retry.call(once, what=what, url=self.url_for(key))
 
-    def _multipart(self, key: str, s3_key: str, first: bytes, data: BinaryIO) -> ObjectInfo:
+    def _multipart(self, key: str, s3_key: str, first: list[bytes], data: BinaryIO) -> ObjectInfo:
+        """Parts of :data:`PART_SIZE` sent in parallel (:func:`~airflow_datastores.stores.parts.send_parts`,
+        as many at once as the store's memory budget holds), each with its CRC64NVME, and the
+        full-object CRC64NVME, computed in order as the parts are read, at the complete."""
         try:
             upload_id = self._request(lambda: self.client.create_multipart_upload(
                 Bucket=self.bucket, Key=s3_key, ChecksumAlgorithm="CRC64NVME", ChecksumType="FULL_OBJECT"),
                 "start multipart upload", key)["UploadId"]
         except BaseException:
-            self._parts.release()
+            self._memory.release(PART_SIZE)
             raise
 
-        def send(number: int, part: bytes, crc: str) -> dict:
-            try:
-                answer = self._request(lambda: self.client.upload_part(
-                    Bucket=self.bucket, Key=s3_key, UploadId=upload_id, PartNumber=number, Body=part,
-                    ChecksumCRC64NVME=crc), f"upload part {number}", key)
-            finally:
-                self._parts.release()
+        def send(number: int, part: bytes) -> dict:
+            crc = crc64(part)
+            answer = self._request(lambda: self.client.upload_part(
+                Bucket=self.bucket, Key=s3_key, UploadId=upload_id, PartNumber=number, Body=part,
+                ChecksumCRC64NVME=crc), f"upload part {number}", key)
             return {"PartNumber": number, "ETag": answer["ETag"], "ChecksumCRC64NVME": crc}
 
+        whole = [0, 0]  # the CRC64NVME of every byte so far, and their count
+
+        def seen(part: bytes) -> None:
+            whole[0] = crt_checksums.crc64nvme(part, whole[0])
+            whole[1] += len(part)
+
         try:
-            # Parts upload while the next is read, as many at once as the store's budget of
-            # PARTS_IN_FLIGHT allows: memory stays bounded however many files upload at once, and the
-            # parts are read, and hashed by the caller, in order. Each part holds a permit from before
-            # it is read until it is sent.
-            pending: deque[Future] = deque()
-            parts, size, number, part, whole = [], 0, 1, first, 0
-            with ThreadPoolExecutor(max_workers=PARTS_IN_FLIGHT, thread_name_prefix="s3-part") as pool:
-                while part:
-                    whole = crt_checksums.crc64nvme(part, whole)
-                    try:
-                        pending.append(pool.submit(send, number, part, crc64(part)))
-                    except BaseException:
-                        self._parts.release()
-                        raise
-                    size, number = size + len(part), number + 1
-                    while pending and pending[0].done():
-                        parts.append(pending.popleft().result())
-                    for failed in [f for f in pending if f.done() and f.exception() is not None]:
-                        failed.result()  # a part whose retries are spent ends the upload now, not at the end
-                    self._parts.acquire()
-                    try:
-                        part = read_up_to(data, PART_SIZE)
-                    except BaseException:
-                        self._parts.release()
-                        raise
-                    if not part:
-                        self._parts.release()
-                while pending:
-                    parts.append(pending.popleft().result())
-            crc = base64.b64encode(whole.to_bytes(8, "big")).decode()
+            parts = send_parts(first, data, part_size=PART_SIZE, budget=self._memory, send=send, seen=seen,
+                               name="s3-part")
+            crc = base64.b64encode(whole[0].to_bytes(8, "big")).decode()
             done = self._request(lambda: self.client.complete_multipart_upload(
                 Bucket=self.bucket, Key=s3_key, UploadId=upload_id, MultipartUpload={"Parts": parts},
                 ChecksumCRC64NVME=crc, ChecksumType="FULL_OBJECT"), "complete multipart upload", key)
@@ -301,7 +286,7 @@ class S3Store(Store):
             except (ClientError, BotoCoreError):
                 pass
             raise
-        return self._info(key, size=size, etag=done.get("ETag", ""), checksums={"crc64nvme": b64_to_hex(crc)})
+        return self._info(key, size=whole[1], etag=done.get("ETag", ""), checksums={"crc64nvme": b64_to_hex(crc)})
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         paginator = self.client.get_paginator("list_objects_v2")

@@ -9,7 +9,6 @@ only real objects: nothing to filter, no segment names to page through.
 
 from __future__ import annotations
 
-import io
 import threading
 import time
 import weakref
@@ -38,6 +37,7 @@ from airflow_datastores.stores.base import (
     read_up_to,
     split_root,
 )
+from airflow_datastores.stores.parts import MemoryBudget
 from airflow_datastores.stores.spool import Spool
 from airflow_datastores.stores.swift_segments import MANIFEST_PUT, SegmentedObjects, parse_time
 
@@ -85,6 +85,8 @@ class SwiftStore(SegmentedObjects, Store):
         self._connections: weakref.WeakSet = weakref.WeakSet()
         self._container_seen = False
         self._segment_container_ready = False
+        #: upload bodies in memory at once, across all this store's writes
+        self._memory = MemoryBudget()
 
     @property
     def conn(self):
@@ -173,11 +175,23 @@ class SwiftStore(SegmentedObjects, Store):
                 etag = self._put_exclusive(key, name, spool, etag=spool.hexdigest("md5"))
                 size = spool.size
             return self._info(key, size=size, etag=etag, whole=True)
-        first = read_up_to(data, SEGMENT_SIZE)
-        if len(first) < SEGMENT_SIZE:
-            etag = self._put(self.container, name, first, key=key)
+        segment_size = SEGMENT_SIZE
+        self._memory.acquire(segment_size)  # the first segment's bytes count against the budget too
+        try:
+            first = read_up_to(data, segment_size)
+        except BaseException:
+            self._memory.release(segment_size)
+            raise
+        if len(first) < segment_size:
+            self._memory.release(segment_size - len(first))  # a small file holds only its own bytes
+            try:
+                etag = self._put(self.container, name, first, key=key)
+            finally:
+                self._memory.release(len(first))
             return self._info(key, size=len(first), etag=etag, whole=True)
-        return self._put_large(key, name, first, data, segment_size=SEGMENT_SIZE, max_entries=MAX_MANIFEST_SEGMENTS)
+        box = [first]  # emptied by the upload, so the first segment's memory goes once it is sent
+        del first
+        return self._put_large(key, name, box, data, segment_size=segment_size, max_entries=MAX_MANIFEST_SEGMENTS)
 
     def _put(self, container: str, name: str, contents: bytes | str | Spool, *, key: str, what: str = "write",
              tries: list[int] | None = None, **kwargs) -> str:
@@ -190,7 +204,7 @@ class SwiftStore(SegmentedObjects, Store):
             body, size, md5 = contents.rewind, contents.size, contents.hexdigest("md5")
         else:
             data = contents.encode() if isinstance(contents, str) else contents
-            body, size, md5 = (lambda: io.BytesIO(data)), len(data), None
+            body, size, md5 = (lambda: _Body(data)), len(data), None
         if kwargs.get("query_string") != MANIFEST_PUT:
             kwargs["etag"] = md5 or md5_hex(data)
 
@@ -332,3 +346,25 @@ class SwiftStore(SegmentedObjects, Store):
                 return getattr(err, "http_status", None) != 404
             self._container_seen = True
         return True
+
+
+class _Body:
+    """The bytes of one PUT as a file that drops them once read to the end: swiftclient keeps its last
+    request, body included, on its connection (one per thread), which would hold a segment per thread
+    beyond the store's memory budget."""
+
+    def __init__(self, data: bytes) -> None:
+        self._view: memoryview | None = memoryview(data)
+        self._position = 0
+
+    def read(self, size: int = -1) -> bytes:
+        view = self._view
+        if view is None:
+            return b""
+        end = len(view) if size is None or size < 0 else min(len(view), self._position + size)
+        chunk = bytes(view[self._position:end])
+        self._position = end
+        if end >= len(view):
+            view.release()
+            self._view = None
+        return chunk

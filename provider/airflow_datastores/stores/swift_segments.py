@@ -13,7 +13,8 @@ from typing import BinaryIO
 
 from airflow_datastores.errors import DataStoreError, MissingExtra
 from airflow_datastores.hashing import md5_hex
-from airflow_datastores.stores.base import Leftover, ObjectInfo, check_key, read_up_to
+from airflow_datastores.stores.base import Leftover, ObjectInfo, check_key
+from airflow_datastores.stores.parts import send_parts
 
 try:
     from swiftclient.exceptions import ClientException
@@ -27,7 +28,7 @@ MANIFEST_PUT = "multipart-manifest=put"
 class SegmentedObjects:
     """The SLO half of :class:`~airflow_datastores.stores.swift.SwiftStore`, which mixes it in and
     provides what it uses: ``conn``, ``container``, ``segment_container``, ``prefix``, ``root``, ``url_for``,
-    ``_put``, ``_pages``, ``_info``, ``_errors`` and ``_segment_container_ready``."""
+    ``_put``, ``_pages``, ``_info``, ``_errors``, ``_memory`` and ``_segment_container_ready``."""
 
     def _segments(self, container: str, name: str) -> list[tuple[int, str]] | None:
         """``(size, md5)`` of every segment of an SLO, nested manifests expanded; ``None`` when a
@@ -47,26 +48,32 @@ class SegmentedObjects:
                 found.append((int(entry["bytes"]), entry["hash"].strip('"').lower()))
         return found
 
-    def _put_large(self, key: str, name: str, first: bytes, data: BinaryIO, *, segment_size: int,
+    def _put_large(self, key: str, name: str, first: list[bytes], data: BinaryIO, *, segment_size: int,
                    max_entries: int) -> ObjectInfo:
-        """Segments of ``segment_size``, then the manifest (nested ones every ``max_entries`` segments).
-        Whatever fails, no segment of this upload stays behind (Swift keeps them when a manifest is
-        refused)."""
-        self._ensure_segment_container()
-        upload = f"{name}/{uuid.uuid4().hex}"
+        """Segments of ``segment_size`` sent in parallel (:func:`~airflow_datastores.stores.parts.send_parts`,
+        within the store's memory budget; ``first`` holds the first segment and ``segment_size`` of the
+        budget, and is emptied), then the manifest
+        (nested ones for every ``max_entries`` segments). Whatever fails, no segment of this upload stays
+        behind (Swift keeps them when a manifest is refused)."""
         try:
-            entries: list[dict] = []
-            nested: list[dict] = []
-            segment, number = first, 0
-            while segment:
-                path = f"{upload}/{number:08d}"
-                etag = self._put(self.segment_container, path, segment, key=key, what=f"upload segment {number + 1}")
-                entries.append(self._entry(path, etag, len(segment)))
-                if len(entries) == max_entries:
-                    nested.append(self._put_manifest(key, f"{upload}/manifest-{len(nested):04d}", entries))
-                    entries = []
-                segment, number = read_up_to(data, segment_size), number + 1
-            entries = nested + entries
+            self._ensure_segment_container()
+        except BaseException:
+            self._memory.release(segment_size)
+            raise
+        upload = f"{name}/{uuid.uuid4().hex}"
+
+        def send(number: int, segment: bytes) -> dict:
+            path = f"{upload}/{number - 1:08d}"
+            etag = self._put(self.segment_container, path, segment, key=key, what=f"upload segment {number}")
+            return self._entry(path, etag, len(segment))
+
+        try:
+            entries = send_parts(first, data, part_size=segment_size, budget=self._memory, send=send,
+                                 name="swift-segment")
+            full = len(entries) // max_entries * max_entries
+            nested = [self._put_manifest(key, f"{upload}/manifest-{start // max_entries:04d}",
+                                         entries[start:start + max_entries]) for start in range(0, full, max_entries)]
+            entries = nested + entries[full:]
             manifest, etag = json.dumps(entries), _slo_etag(entries)
             self._put(self.container, name, manifest, key=key, what="commit", query_string=MANIFEST_PUT)
         except BaseException:
