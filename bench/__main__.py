@@ -40,6 +40,8 @@ def main() -> None:
     parser.add_argument("--only", action="append", default=[], choices=("stage-big", "stage-small", "snapshot-big",
                                                                        "snapshot-small"),
                         help="network: run only this case (repeatable)")
+    parser.add_argument("--sweep", action="store_true",
+                        help="network: also stage at several max_connections (where the default comes from)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each interleaved case (min, median)")
     parser.add_argument("--markdown", action="store_true", help="print Markdown tables")
     parser.add_argument("--no-peers", action="store_true", help="leave rclone and the AWS CLI out")
@@ -58,7 +60,7 @@ def main() -> None:
         if args.profile in ("network", "both"):
             run = network.run_network(work=work, big=args.net_big_mib * 2**20, small_count=args.net_small_count,
                                       repeat=args.repeat, profile=network.Profile(rate=args.rate, rtt=args.rtt),
-                                      with_peers=not args.no_peers, only=tuple(args.only))
+                                      with_peers=not args.no_peers, only=tuple(args.only), sweep=args.sweep)
             goals = run.goals()
             goals.print(markdown=args.markdown)
             print()

@@ -173,6 +173,24 @@ def snapshot_tree(s: Setting, source: str, task_id: str) -> dict[str, Task | str
     }
 
 
+def sweep_connections(s: Setting, *, big: bool) -> dict[str, Task | str]:
+    """Ours alone at several ``max_connections``: where the default comes from. Many small objects wait
+    on round trips (more connections, fewer waits) until the client's CPU bounds them; a large
+    object's ranges add up until the hashing or the CPU does."""
+    url = f"s3://{BUCKET}/{BIG_KEY}" if big else f"s3://{BUCKET}/{SMALL_PREFIX}*"
+    tasks: dict[str, Task | str] = {}
+    for count in SWEEP:
+        d = s.place("sweep-big" if big else "sweep-small", str(count))
+        tasks[f"ours-{count}"] = Task(lambda d=d, count=count: stage_inputs(
+            {"x": {"url": url, "conn_id": CONN_ID}}, inputs_dir=d, progress_interval=0, max_connections=count,
+            max_concurrency=count), reset=emptied(d))
+    return tasks
+
+
+#: The values of max_connections that --sweep measures.
+SWEEP = (4, 8, 16, 32, 64)
+
+
 # -- the whole profile -----------------------------------------------------------------------------
 
 def _prepare(s: Setting) -> tuple[str, str]:
@@ -207,9 +225,15 @@ class NetworkRun:
     headers: dict[str, str]
     footer: list[str]
     splits: dict[str, list[float]]
+    sweeps: list[CaseResult] = field(default_factory=list)
 
     def render(self, *, markdown: bool) -> str:
-        return render(self.results, self.headers, self.footer, markdown=markdown)
+        text = render(self.results, self.headers, self.footer, markdown=markdown)
+        if self.sweeps:
+            headers = {f"ours-{count}": f"max_connections {count}" for count in SWEEP}
+            text += "\n\n" + render(self.sweeps, headers, ["ours alone, min / median s; (Nx) against nothing"],
+                                     markdown=markdown)
+        return text
 
     def goals(self) -> Results:
         """The goals of issue 23, each a ratio of this run's times."""
@@ -242,10 +266,12 @@ class NetworkRun:
 
 
 def run_network(*, work: str, big: int, small_count: int, repeat: int, profile: Profile, with_peers: bool = True,
-                only: tuple[str, ...] = ()) -> NetworkRun:
+                only: tuple[str, ...] = (), sweep: bool = False) -> NetworkRun:
     """Start SeaweedFS and the proxy, prepare the objects, run the cases, stop both.
 
     :param only: run only these cases (``stage-big``, ``stage-small``, ``snapshot-big``, ``snapshot-small``).
+    :param sweep: also stage both with ``max_connections`` at each of :data:`SWEEP` (where the default
+        comes from).
     """
     import json
 
@@ -280,10 +306,13 @@ def run_network(*, work: str, big: int, small_count: int, repeat: int, profile: 
             ("snapshot-big", f"snapshot {human_size(big)}", lambda: snapshot_tree(s, big_dir, "big")),
             ("snapshot-small", f"snapshot {small}", lambda: snapshot_tree(s, small_dir, "small")),
         ]
+        if sweep:
+            cases += [("sweep-big", f"stage {human_size(big)}, by max_connections", lambda: sweep_connections(s, big=True)),
+                      ("sweep-small", f"stage {small}, by max_connections", lambda: sweep_connections(s, big=False))]
         by_key = {}
         try:
             for key, name, tasks in cases:
-                if only and key not in only:
+                if only and key not in only and not key.startswith("sweep"):
                     continue
                 by_key[key] = run_case(name, tasks(), repeat=repeat)
                 shutil.rmtree(os.path.join(work, "net", key), ignore_errors=True)
@@ -305,4 +334,5 @@ def run_network(*, work: str, big: int, small_count: int, repeat: int, profile: 
         f"rclone copy --transfers {RCLONE_TRANSFERS} (its defaults otherwise: 4 streams of a large file) and "
         "aws s3 cp (its defaults: 10 requests at once): download only, no hashes; each a new process.",
     ]
-    return NetworkRun(profile, list(by_key.values()), by_key, titles, footer, s.splits)
+    sweeps = [by_key.pop(key) for key in ("sweep-big", "sweep-small") if key in by_key]
+    return NetworkRun(profile, list(by_key.values()), by_key, titles, footer, s.splits, sweeps)

@@ -115,13 +115,15 @@ def replacing(target: str) -> Iterator[str]:
     """A temporary name beside ``target`` to write to: renamed over ``target`` when the block ends
     without an error, removed when it raises. A reader of ``target`` sees it whole or not at all."""
     directory, name = os.path.split(target)
-    os.makedirs(directory, exist_ok=True)
+    if not os.path.isdir(directory):  # one stat for the many files of one directory
+        os.makedirs(directory, exist_ok=True)
     # A name near the file system's limit (255 bytes) leaves no room for a suffix: a short name then.
     stem = f".{name}" if len(os.fsencode(name)) <= _LONG_NAME else ""
     temp = os.path.join(directory, f"{stem}.part-{uuid.uuid4().hex[:12]}")
     try:
         yield temp
         os.replace(temp, target)
-    finally:
+    except BaseException:
         if os.path.lexists(temp):
             os.unlink(temp)
+        raise

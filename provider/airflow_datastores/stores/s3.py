@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterator
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import BinaryIO
 
 from airflow_datastores.errors import (
@@ -44,6 +45,7 @@ try:
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
     from awscrt import checksums as crt_checksums
     from botocore.config import Config
+    from botocore.context import get_context
     from botocore.exceptions import (
         BotoCoreError,
         ClientError,
@@ -118,6 +120,7 @@ class S3Store(Store):
                       response_checksum_validation="when_required")
         client = hook.get_client_type(config=hook.config.merge(ours))
         _fast_timestamps(client)
+        _cached_user_agent(client)
         return client
 
     def _key(self, key: str) -> str:
@@ -389,10 +392,11 @@ class S3Store(Store):
 
 
 def _fast_timestamps(client) -> None:
-    """Give the client a parser of its own that reads ISO 8601 times with ``datetime.fromisoformat``.
+    """Give the client a parser of its own that reads times without dateutil: ISO 8601 (listings) with
+    ``datetime.fromisoformat``, HTTP dates (every GET's and HEAD's Last-Modified) with the email parser.
 
-    A listing parses every key's LastModified; botocore's default (dateutil) costs about 0.18 ms each,
-    most of a listing's client time. Other formats (the HTTP dates of a HEAD) go to botocore's parser.
+    botocore's default (dateutil) costs about 0.2 ms a time: most of a listing's client time, and a
+    tenth of the CPU a small object's GET costs. Other formats go to botocore's parser.
     """
     endpoint = getattr(client, "_endpoint", None)
     if endpoint is not None and hasattr(endpoint, "_response_parser_factory"):
@@ -401,9 +405,36 @@ def _fast_timestamps(client) -> None:
         endpoint._response_parser_factory = factory
 
 
+def _cached_user_agent(client) -> None:
+    """Build the client's User-Agent once per set of features used, not twice a request.
+
+    botocore builds it from parts that are fixed for a client, and the features a request uses (its
+    context), at 0.04 ms a time: with dateutil's times, most of what a small object's GET costs the
+    client beyond the raw HTTP request (1.14 ms of CPU a GET here, 0.99 ms without both)."""
+    creator = getattr(client, "_user_agent_creator", None)
+    build = getattr(creator, "to_string", None)
+    if build is None or not hasattr(creator, "_client_features"):
+        return
+    cache: dict[tuple[frozenset, frozenset], str] = {}
+
+    def to_string() -> str:
+        context = get_context()
+        key = (frozenset(creator._client_features or ()),
+               frozenset(getattr(context, "features", None) or ()) if context is not None else frozenset())
+        found = cache.get(key)
+        if found is None:
+            found = cache[key] = build()
+        return found
+
+    creator.to_string = to_string
+
+
 def _timestamp(value: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value)
     except (TypeError, ValueError):
-        return parse_timestamp(value)
+        try:
+            parsed = parsedate_to_datetime(value)  # Sun, 06 Dec 2026 03:56:03 GMT
+        except (TypeError, ValueError):
+            return parse_timestamp(value)
     return parsed if parsed.tzinfo is not None else parse_timestamp(value)
