@@ -34,7 +34,8 @@ class Faulty:
     put: Any  # put(key, data): write through the direct client, bypassing the proxy
     patterns: dict[str, tuple[str, str]] = field(default_factory=dict)  # kind -> (method, regex)
     quote: Any = str  # how a key appears in a request target
-    #: read requests per 8 MiB that pass before the one a mid-body fault should hit (GCS reads by ranges)
+    #: read requests that pass before the one a mid-body fault of a large object should hit (GCS reads by
+    #: ranges of 8 MiB, Azure by GETs of 4 MiB)
     read_skip_large: int = 0
 
 
@@ -138,7 +139,7 @@ def _azure(request) -> Faulty:
     service = BlobServiceClient.from_connection_string(server.connection_string)
     name = _name()
     container = service.create_container(name)
-    return Faulty("azure", proxy, f"az://{name}", "faulty_azure",
+    return Faulty("azure", proxy, f"az://{name}", "faulty_azure", read_skip_large=1,
                   put=lambda key, data: container.upload_blob(key, data, overwrite=True),
                   patterns={"list": ("GET", r"comp=list"), "stat": ("HEAD", ""), "read": ("GET", r"/{key}$"),
                             "commit": ("PUT", r"_manifests/.*\.json"), "upload": ("PUT", r"small\.bin")})

@@ -115,14 +115,17 @@ class AzureBlobStore(Store):
                 raise ObjectChanged(f"{self.url_for(key)}: the blob was replaced since it was first seen "
                                     f"({identity}); nothing of it was kept") from None
             raise self._error(err, key) from None
-        return self._stream(downloader, key)
+        return self._stream(downloader, key, identity if pin else None)
 
-    def _stream(self, downloader, key: str) -> Iterator[bytes]:
+    def _stream(self, downloader, key: str, identity: str | None) -> Iterator[bytes]:
         try:
             yield from downloader.chunks()
         except (ServiceResponseError, ServiceRequestError, IncompleteReadError, OSError) as err:
             raise TransientError(f"{self.url_for(key)}: connection lost while reading ({type(err).__name__})") from None
         except AzureError as err:
+            if identity and getattr(err, "status_code", None) == 412:  # a later GET of the read, pinned
+                raise ObjectChanged(f"{self.url_for(key)}: the blob was replaced while it was read "
+                                    f"({identity}); nothing of it was kept") from None
             raise self._error(err, key) from None
 
     def write(self, key: str, data: BinaryIO, *, create_only: bool = False) -> ObjectInfo:
