@@ -59,7 +59,7 @@ def download_hashed(client, bucket: str, key: str, path: str) -> tuple[str, str,
     return tuple(d.hexdigest() for d in digests)
 
 
-def upload_hashed(client, path: str, bucket: str, key: str) -> tuple[str, str]:
+def upload_hashed(client, path: str, bucket: str, key: str, *, config: TransferConfig = TRANSFER) -> tuple[str, str]:
     """``upload_file`` (8 parts at once) with a full-object CRC64NVME, as ours sends, while two threads
     read the file for md5 and for sha1 + sha256: the reference for a snapshot, which must record the
     three digests and leave a checksum that one HEAD can check a download against."""
@@ -73,7 +73,7 @@ def upload_hashed(client, path: str, bucket: str, key: str) -> tuple[str, str]:
 
     with ThreadPoolExecutor(2) as pool:
         md5, others = pool.submit(digest, ("md5",)), pool.submit(digest, ("sha1", "sha256"))
-        client.upload_file(path, bucket, key, Config=TRANSFER, ExtraArgs={"ChecksumAlgorithm": "CRC64NVME"})
+        client.upload_file(path, bucket, key, Config=config, ExtraArgs={"ChecksumAlgorithm": "CRC64NVME"})
         return md5.result(), others.result()
 
 

@@ -66,7 +66,7 @@ def _expected(size: int, seed: int = 7) -> tuple[str, str, int]:
 
 def test_large_object_is_an_slo_written_and_read_with_flat_memory(store, server):
     size = 10 * swift.SEGMENT_SIZE + 3
-    store.inner._memory = MemoryBudget(2 * swift.SEGMENT_SIZE)  # two segments in flight at once
+    store.inner._memory = MemoryBudget(limit=2 * swift.SEGMENT_SIZE)  # two segments in flight at once
     tracemalloc.start()
     try:
         info = store.write("big/blob.bin", PatternReader(size))  # size unknown: streamed all the same

@@ -83,7 +83,7 @@ def stage_files(
     os.makedirs(inputs_dir, exist_ok=True)
     result = StagingResult(inputs_dir=inputs_dir, records=[])
     stats_lock = threading.Lock()
-    budget = ConnectionBudget(max_connections)
+    budget = ConnectionBudget(limit=max_connections)
     directories = _Directories()
     placed: list[str] = []
 

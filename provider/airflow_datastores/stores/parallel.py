@@ -79,7 +79,7 @@ class ConnectionBudget:
     :param limit: the bound; ``None`` reads ``[datastores] max_connections`` when first needed.
     """
 
-    def __init__(self, limit: int | None = None) -> None:
+    def __init__(self, *, limit: int | None = None) -> None:
         self._limit = limit
         self._used = 0
         self._lock = threading.Lock()

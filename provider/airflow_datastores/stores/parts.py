@@ -29,7 +29,7 @@ class MemoryBudget:
     :param limit: the bound, in bytes; default :data:`UPLOAD_MEMORY`.
     """
 
-    def __init__(self, limit: int | None = None) -> None:
+    def __init__(self, *, limit: int | None = None) -> None:
         self.limit = UPLOAD_MEMORY if limit is None else limit
         self._used = 0
         self._cond = threading.Condition()
