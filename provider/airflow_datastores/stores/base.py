@@ -305,10 +305,11 @@ def split_root(root: str) -> tuple[str, str]:
 
 def read_up_to(data: BinaryIO, size: int) -> bytes:
     """Up to ``size`` bytes from ``data``, reading until that many arrived or the stream ended
-    (a stream may return fewer bytes than asked without being at its end)."""
+    (a stream may return fewer bytes than asked without being at its end). A file gives them in one
+    read: no copy to join pieces."""
     parts, remaining = [], size
     while remaining > 0:
-        chunk = data.read(min(remaining, CHUNK_SIZE))
+        chunk = data.read(remaining)
         if not chunk:
             break
         parts.append(chunk)

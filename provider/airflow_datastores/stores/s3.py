@@ -252,8 +252,8 @@ class S3Store(Store):
 
     def _multipart(self, key: str, s3_key: str, first: list[bytes], data: BinaryIO) -> ObjectInfo:
         """Parts of :data:`PART_SIZE` sent in parallel (:func:`~airflow_datastores.stores.parts.send_parts`,
-        as many at once as the store's memory budget holds), each with its CRC64NVME, and the
-        full-object CRC64NVME, computed in order as the parts are read, at the complete."""
+        as many at once as the store's memory budget holds), each with its CRC64NVME, and at the
+        complete the full-object CRC64NVME, combined from the parts' in order."""
         try:
             upload_id = self._request(lambda: self.client.create_multipart_upload(
                 Bucket=self.bucket, Key=s3_key, ChecksumAlgorithm="CRC64NVME", ChecksumType="FULL_OBJECT"),
@@ -262,23 +262,22 @@ class S3Store(Store):
             self._memory.release(PART_SIZE)
             raise
 
-        def send(number: int, part: bytes) -> dict:
-            crc = crc64(part)
+        def send(number: int, part: bytes) -> tuple[dict, int, int]:
+            value = crt_checksums.crc64nvme(part)
+            crc = base64.b64encode(value.to_bytes(8, "big")).decode()
             answer = self._request(lambda: self.client.upload_part(
                 Bucket=self.bucket, Key=s3_key, UploadId=upload_id, PartNumber=number, Body=part,
                 ChecksumCRC64NVME=crc), f"upload part {number}", key)
-            return {"PartNumber": number, "ETag": answer["ETag"], "ChecksumCRC64NVME": crc}
-
-        whole = [0, 0]  # the CRC64NVME of every byte so far, and their count
-
-        def seen(part: bytes) -> None:
-            whole[0] = crt_checksums.crc64nvme(part, whole[0])
-            whole[1] += len(part)
+            return {"PartNumber": number, "ETag": answer["ETag"], "ChecksumCRC64NVME": crc}, value, len(part)
 
         try:
-            parts = send_parts(first, data, part_size=PART_SIZE, budget=self._memory, send=send, seen=seen,
-                               name="s3-part")
-            crc = base64.b64encode(whole[0].to_bytes(8, "big")).decode()
+            sent = send_parts(first, data, part_size=PART_SIZE, budget=self._memory, send=send, name="s3-part")
+            # The whole object's CRC64NVME from its parts', in order: no second pass over the bytes.
+            whole, size = 0, 0
+            for _part, value, length in sent:
+                whole, size = crt_checksums.combine_crc64nvme(whole, value, length), size + length
+            parts = [part for part, _value, _length in sent]
+            crc = base64.b64encode(whole.to_bytes(8, "big")).decode()
             done = self._request(lambda: self.client.complete_multipart_upload(
                 Bucket=self.bucket, Key=s3_key, UploadId=upload_id, MultipartUpload={"Parts": parts},
                 ChecksumCRC64NVME=crc, ChecksumType="FULL_OBJECT"), "complete multipart upload", key)
@@ -289,7 +288,7 @@ class S3Store(Store):
             except (ClientError, BotoCoreError):
                 pass
             raise
-        return self._info(key, size=whole[1], etag=done.get("ETag", ""), checksums={"crc64nvme": b64_to_hex(crc)})
+        return self._info(key, size=size, etag=done.get("ETag", ""), checksums={"crc64nvme": b64_to_hex(crc)})
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         paginator = self.client.get_paginator("list_objects_v2")
