@@ -115,7 +115,7 @@ class GCSStore(Store):
             client = hook.get_conn()
         # A connection kept for each one a task may open (requests keeps 10), so none is made twice.
         for adapter in client._http.adapters.values():
-            adapter.init_poolmanager(10, max(10, max_connections()))
+            adapter.init_poolmanager(10, max(64, max_connections()))
         return client
 
     @property

@@ -30,7 +30,7 @@ from airflow_datastores.stores.base import (
     split_root,
     vouch,
 )
-from airflow_datastores.stores.parts import UPLOAD_MEMORY, MemoryBudget, send_parts
+from airflow_datastores.stores.parts import MemoryBudget, send_parts
 from airflow_datastores.stores.s3_checksums import (
     CHECKSUM_FIELDS,
     b64_to_hex,
@@ -65,6 +65,8 @@ _BODY_ERRORS = (BotoConnectionError, ReadTimeoutError, ResponseStreamingError, I
 #: Objects up to this size go in one PUT; larger ones as a multipart upload of parts this size
 #: (create-only writes excepted: always one PUT).
 PART_SIZE = 16 * 1024 * 1024
+#: Connections the client keeps at least (more if ``[datastores] max_connections`` says so).
+POOL = 64
 #: The most S3 takes in one PutObject: the bound of a create-only write.
 SINGLE_PUT_LIMIT = 5 * 1024**3
 
@@ -112,10 +114,11 @@ class S3Store(Store):
         hook = S3Hook(aws_conn_id=self.conn_id or "aws_default")
         # Our retry policy is the only one: botocore tries each request once. We send the checksums and
         # check the ones S3 keeps in our own hashing pass, so botocore need not do either twice. A
-        # connection kept for each one a task may open (botocore keeps 10), so none is made twice.
+        # connection kept for each one a task may open (botocore keeps 10), so none is made twice; a
+        # kept connection costs nothing until it is opened.
         ours = Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=10,
                       read_timeout=default_policy().read_timeout,
-                      max_pool_connections=max(max_connections(), UPLOAD_MEMORY // PART_SIZE),
+                      max_pool_connections=max(max_connections(), POOL),
                       request_checksum_calculation="when_required",
                       response_checksum_validation="when_required")
         client = hook.get_client_type(config=hook.config.merge(ours))
