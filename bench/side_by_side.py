@@ -267,8 +267,9 @@ def footer(s: Setting, repeat: int) -> list[str]:
     return [
         f"min / median of {repeat} interleaved runs (ours, boto3, rclone, aws, then again); (Nx) = ours' min "
         "divided by that tool's min: below 1 ours is faster.",
-        f"Concurrency {CONCURRENCY} for all: ours max_concurrency={CONCURRENCY} (files at once; one stream per "
-        f"file, up to 8 parts of 16 MiB in flight per store); boto3 {CONCURRENCY} threads / TransferConfig("
+        f"Concurrency {CONCURRENCY} for the others; ours stages with the [datastores] defaults (max_connections "
+        f"32 files at once; on moto one stream a file, its first stream being fast) and snapshots with "
+        f"max_concurrency={CONCURRENCY} (up to 8 parts of 16 MiB in flight per store); boto3 {CONCURRENCY} threads / TransferConfig("
         f"max_concurrency={CONCURRENCY}); rclone --transfers {CONCURRENCY} --checkers {CONCURRENCY} "
         f"--multi-thread-streams {CONCURRENCY} --s3-upload-concurrency {CONCURRENCY}; aws "
         f"max_concurrent_requests={CONCURRENCY} (AWS_CONFIG_FILE written by the bench).",
