@@ -21,8 +21,10 @@ as the file's contiguous prefix grows (for the one hashing pass). One code path 
 
 Memory, whatever the object's size: each stream holds one :data:`~airflow_datastores.stores.base.READ_PIECE`
 (1 MiB) at a time, and the prefix is handed on in pieces of :data:`READ_BACK` (4 MiB), of which the
-hash threads queue at most five: with 16 streams about 16 + 24 = 40 MiB. On disk, helpers run at most
-:attr:`_Ranges.window` bytes (two ranges per stream) ahead of the prefix.
+hash threads queue at most five: with 16 streams about 16 + 24 = 40 MiB of bytes (a process staging
+512 MiB so grew by 59 MB, its threads and the SDK's buffers included: ``make bench``'s network
+profile). On disk, helpers run at most :attr:`_Ranges.window` bytes (two ranges per stream) ahead of
+the prefix.
 """
 
 from __future__ import annotations
@@ -59,6 +61,15 @@ READ_BACK = 4 * 1024 * 1024
 
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
+
+
+def _forget_pool() -> None:
+    """In a forked child the parent's threads do not exist: it makes a pool of its own."""
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool)
 
 
 def _helpers() -> ThreadPoolExecutor:
