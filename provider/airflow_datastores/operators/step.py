@@ -86,10 +86,10 @@ class DatastoreStepOperator(LineageMixin, BaseOperator):
         datum alias does: ``datum://model-best`` then stages that file.
     :param environment: extra environment variables for the command. (templated)
     :param cwd: working directory of the command; default: a scratch directory of this attempt.
+        (templated)
     :param commit_empty: commit an empty version (a marker) when the step writes no outputs; by default
         a step that writes nothing commits nothing, its ``datastore_outputs`` record says so, and
         ``latest`` and aliases keep naming the last version that has files.
-        (templated)
 
     With the OpenLineage provider, each staged file is reported as an input dataset and each file of
     the committed version as an output dataset (``get_openlineage_facets_on_complete``).
