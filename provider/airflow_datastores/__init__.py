@@ -23,8 +23,8 @@ _PUBLIC = {
     "StageInputsOperator": "airflow_datastores.operators.stage",
     "SnapshotOutputsOperator": "airflow_datastores.operators.snapshot",
     "PurgeVersionsOperator": "airflow_datastores.operators.purge",
-    "outputs_of": "airflow_datastores.operators._runtime",
-    "datastore_asset": "airflow_datastores.operators._runtime",
+    "outputs_of": "airflow_datastores.operators.assets",
+    "datastore_asset": "airflow_datastores.operators.assets",
     "datastore_task": "airflow_datastores.decorators",
     "Input": "airflow_datastores.inputs.spec",
     "Mount": "airflow_datastores.mounts.spec",
@@ -73,7 +73,7 @@ if TYPE_CHECKING:
     from airflow_datastores.errors import DataStoreError, InputChanged, IntegrityError, InvalidSpec, NotFound
     from airflow_datastores.inputs.spec import Input
     from airflow_datastores.mounts.spec import Mount
-    from airflow_datastores.operators._runtime import datastore_asset, outputs_of
+    from airflow_datastores.operators.assets import datastore_asset, outputs_of
     from airflow_datastores.operators.metadata import log_metadata
     from airflow_datastores.operators.purge import PurgeVersionsOperator
     from airflow_datastores.operators.snapshot import SnapshotOutputsOperator

@@ -90,6 +90,11 @@ class InputChanged(DataStoreError):
     """An input changed and the task's policy is ``on_input_change="fail"``."""
 
 
+class SkipUnchanged(DataStoreError):
+    """Every input is byte-identical to the previous run's and the task asked to be skipped then
+    (``skip_if_unchanged``); the operator turns it into Airflow's skip, never a failure."""
+
+
 # -- mounts at run time ----------------------------------------------------------------------------
 
 
