@@ -13,7 +13,8 @@ from airflow_datastores.errors import InvalidSpec, NotFound
 from airflow_datastores.inputs.stage import stage_inputs
 from airflow_datastores.stores.registry import open_store
 from airflow_datastores.units import parse_duration
-from airflow_datastores.versions import Producer, aliases, load_version, manifest_key, snapshot
+from airflow_datastores.versions import Producer, aliases, load_version, snapshot
+from airflow_datastores.versions.layout import manifest_key
 from airflow_datastores.versions.retention import PurgeRule, purge
 
 from .dagfiles import load_dag

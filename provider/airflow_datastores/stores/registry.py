@@ -15,8 +15,7 @@ import threading
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
-from airflow_datastores.config import airflow_home
-from airflow_datastores.config import conf_value as _conf
+from airflow_datastores.config import airflow_home, conf_value as _conf
 from airflow_datastores.errors import InvalidSpec, MissingExtra
 from airflow_datastores.redaction import redact
 from airflow_datastores.stores.base import Store

@@ -49,11 +49,11 @@ try:
     from botocore.exceptions import (
         BotoCoreError,
         ClientError,
+        ConnectionError as BotoConnectionError,
         IncompleteReadError,
         ReadTimeoutError,
         ResponseStreamingError,
     )
-    from botocore.exceptions import ConnectionError as BotoConnectionError
     from botocore.parsers import ResponseParserFactory
     from botocore.utils import parse_timestamp
 except ImportError as err:  # pragma: no cover - depends on the installed extras
