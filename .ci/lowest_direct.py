@@ -1,12 +1,13 @@
-"""The store contract tests against the lowest versions pyproject.toml allows (``--resolution lowest-direct``).
+"""The store tests against the lowest versions pyproject.toml allows, beside the locked ones.
 
-Every direct dependency of the package and of every extra is resolved at its declared floor (what those
-pull in at the newest they allow), into a venv of its own under .cache/lowest-direct/, beside the locked
-.venv. Two things must hold:
+Every dependency the package and its extras declare is installed at its floor, all at once, into a venv
+of its own under .cache/lowest-direct/: uv's ``--resolution lowest-direct`` with each floor also pinned
+(lowest-direct alone lets the newest release of some dependency's dependency lift a floor, which would
+then go untested). What those pull in comes at the newest version that fits. Two things must hold:
 
-1. each floor is what gets installed: a floor that something else lifts is a floor nobody tests, and
-   this says which to raise;
-2. the contract tests pass (S3, Azure Blob, GCS, Swift, local, HTTP) against the real local servers.
+1. the floors install together (else uv says which one conflicts: raise it to the lowest that resolves);
+2. the tests pass against the real local servers: the store contract (S3, Azure Blob, GCS, tempauth
+   Swift, local, HTTP), ObjectStoragePath, the mounts, and what a store says when its extra fails.
 
 The test tools (pytest, moto, fake-gcs-server) come at their uv.lock versions: they are not what is
 tested. The resolution and the venv are kept while pyproject.toml, uv.lock and this file are unchanged.
