@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 
+from airflow_datastores import __version__
 from airflow_datastores.errors import DataStoreError, InvalidSpec
 from airflow_datastores.execution_metadata import numeric_series
 from airflow_datastores.patterns import list_location
@@ -354,7 +355,12 @@ def _dataset_ref(text: str) -> tuple[str, str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="airflow-datastores", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="airflow-datastores",
+        description="Look at stores and versions, verify, diff and purge them, from a shell. Output is written "
+        "for people (aligned tables, human sizes); --json gives the same for programs.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--store", help="store name or URL (default: [datastores] default_store)")
     common.add_argument("--conn-id", help="Airflow connection for the store")

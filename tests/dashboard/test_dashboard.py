@@ -21,8 +21,9 @@ import pytest
 
 from tests.servers.base import free_port, http_ok, stop_process_groups
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SHOTS = os.path.join(REPO, "docs", "images")
+# Screenshots go to a temporary directory; `make screenshots` sends them to docs/images for the README.
+SHOTS = os.environ.get("DATASTORES_SCREENSHOTS") or os.path.join(tempfile.gettempdir(),
+                                                                 f"datastores-screenshots-{os.getuid()}")
 AIRFLOW = os.path.join(os.path.dirname(sys.executable), "airflow")
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -76,6 +77,7 @@ def airflow_site():
     """Airflow home, metadata database, two DAG runs and a running API server; yields its facts."""
     assert "datastores" in {e.name for e in entry_points(group="airflow.plugins")}, (
         "the airflow.plugins entry point of airflow-provider-datastores is not installed")
+    os.makedirs(SHOTS, exist_ok=True)
     root = pathlib.Path(tempfile.mkdtemp(prefix="dashboard-"))  # short paths read better on screenshots
     home, data = root / "airflow", root / "data"
     (home / "dags").mkdir(parents=True)
