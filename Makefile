@@ -5,7 +5,7 @@ UV := $(PYTHON) -m uv
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: venv demo test test-lowest screenshots bench bench-peers servers clean
+.PHONY: venv demo lint test test-lowest screenshots bench bench-peers servers clean
 
 venv: $(VENV)/.synced
 
@@ -21,10 +21,13 @@ demo: venv
 servers:
 	bash tests/servers/install.sh
 
+lint: venv
+	$(VENV)/bin/ruff check provider tests bench scripts .ci hatch_build.py
+
 # The test session starts the real servers it needs and stops them at its end, pass or fail. Then the
 # store contract tests again with every declared floor installed (test-lowest; not when PYTEST_ARGS picks
 # tests), and a check that the tests left the checkout as they found it.
-test: venv servers
+test: venv lint servers
 	@mkdir -p .cache && git status --porcelain --untracked-files=all > .cache/status-before 2>/dev/null || true
 	UV="$(UV)" $(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 	$(if $(PYTEST_ARGS),,UV="$(UV)" $(PY) .ci/lowest_direct.py)
