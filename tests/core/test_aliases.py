@@ -124,8 +124,9 @@ def test_cli_sets_lists_and_shows_history(local_root, tmp_path, capsys):
     assert main(["alias", "ls", "--store", local_root]) == 0
     listing = capsys.readouterr().out
     assert "alias://best" in listing and "prod" in listing and second.version_id in listing
-    assert main(["alias", "set", "d", "--store", local_root]) == 1
-    assert "alias set needs DAG TASK NAME" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["alias", "set", "d", "--store", local_root])
+    assert "the following arguments are required: TASK, NAME" in capsys.readouterr().err
 
 
 def test_a_step_promotes_its_version_and_the_next_step_reads_it_by_alias(airflow_db, tmp_path):
