@@ -61,10 +61,31 @@ def test_no_import_cycle():
         visit(node, [])
 
 
-def test_the_architecture_map_names_every_module():
+def mapped_files() -> list[str]:
+    """The files the tree in docs/architecture.md lists, as paths below the package (indentation is
+    nesting: a line ``name/`` opens a directory, ``name.py`` is a module in the directory above it)."""
     text = open(ARCHITECTURE).read()
-    named = set(re.findall(r"[\w./]+\.py|[\w]+/", text))
-    missing = [m for m, p in modules().items()
-               if not m.endswith("__init__") and os.path.basename(p) != "__init__.py"
-               and os.path.basename(p) not in {n.rsplit("/", 1)[-1] for n in named}]
-    assert missing == [], "docs/architecture.md does not name: " + ", ".join(missing)
+    tree = text[text.index("provider/airflow_datastores/\n"):]
+    tree = tree[:tree.index("```")]
+    found, stack = [], []
+    for line in tree.splitlines()[1:]:
+        name = line.split()[0] if line.strip() else ""
+        if not name:
+            continue
+        depth = (len(line) - len(line.lstrip())) // 2 - 1
+        del stack[depth:]
+        if name.endswith("/"):
+            stack.append(name.rstrip("/"))
+        else:
+            found.append("/".join([*stack, name]))
+    return found
+
+
+def test_the_architecture_map_names_every_module_and_no_other():
+    on_disk = {os.path.relpath(p, PACKAGE) for p in modules().values()} - {
+        p for p in (os.path.relpath(q, PACKAGE) for q in modules().values())
+        if p.endswith("__init__.py") and p != "__init__.py"}
+    mapped = mapped_files()
+    assert len(mapped) == len(set(mapped)), "docs/architecture.md lists a module twice"
+    assert sorted(on_disk - set(mapped)) == [], "docs/architecture.md does not list these modules"
+    assert sorted(set(mapped) - on_disk) == [], "docs/architecture.md lists modules that do not exist"
