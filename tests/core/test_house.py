@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ast
 import os
-import re
 
 PACKAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "provider",
                        "airflow_datastores")

@@ -275,6 +275,19 @@ def _newest(home, task_id: str) -> str:
     return os.path.basename(found[-1])[: -len(".json")]
 
 
+def _oldest(home, task_id: str) -> str:
+    found = sorted(glob.glob(f"{home}/datastores/_manifests/dashboard_demo/{task_id}/*.json"))
+    return os.path.basename(found[0])[: -len(".json")]
+
+
+def _cli(*argv: str):
+    """What ``airflow-datastores ... -o json`` answers (the installed command, as a person runs it)."""
+    done = subprocess.run([os.path.join(os.path.dirname(sys.executable), "airflow-datastores"), *argv, "-o", "json"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
 def _texts(locator) -> list[str]:
     """The text of each element (SVG elements have no rendered inner text)."""
     return locator.evaluate_all("elements => elements.map(e => e.textContent)")
@@ -319,11 +332,15 @@ def _catalog_pages(page, base: str, home, secrets) -> None:
     page.wait_for_url(f"**version={report}**")  # a box traces from there
     expect(page.locator("h2")).to_contain_text(f"price_report {report}")
 
-    # Aliases: prod moved by count_rows' two runs, newest where it points now.
+    # Aliases: prod moved by count_rows' two runs, newest where it points now; the CLI says the same.
+    store = f"file://{home}/datastores"
+    history = _cli("alias", "history", "dashboard_demo", "count_rows", "prod", "--store", store)
+    assert [e["version_id"] for e in history] == [_oldest(home, "count_rows"), rows]
     page.goto(f"{base}/datastores/aliases")
-    body = page.locator("main")
-    expect(body).to_contain_text("prod")
-    assert rows in page.inner_text("main") and "2 moves" in page.inner_text("main")
+    expect(page.locator("main")).to_contain_text("prod")
+    text = page.inner_text("main")
+    assert "2 moves" in text and all(e["version_id"] in text and e["set_by"] in text for e in history)
+    assert page.request.get(f"{base}/datastores/api/aliases").json()[0]["aliases"][0]["history"] == history[::-1]
     page.screenshot(path=os.path.join(SHOTS, "dashboard-aliases.png"), full_page=True)
 
     # Datasets: the dataset version the run made with the CLI, its file and where it came from.
@@ -332,6 +349,8 @@ def _catalog_pages(page, base: str, home, secrets) -> None:
     text = page.inner_text("main")
     rows_file = next(f for f in _manifest(home, "count_rows", rows)["files"] if f["path"] == "rows.txt")
     assert "rows.txt" in text and rows_file["sha256"] in text and f"dashboard_demo.count_rows {rows}" in text
+    shown = _cli("dataset", "show", "reports/v1", "--store", store)
+    assert [(f["path"], f["sha256"]) for f in shown["files"]] == [("rows.txt", rows_file["sha256"])]
     page.screenshot(path=os.path.join(SHOTS, "dashboard-datasets.png"), full_page=True)
     _no_secrets(page.content(), secrets)
 
