@@ -31,6 +31,14 @@ def test_every_key_built_reads_back():
         assert manifest_key(dag, task, version).startswith(manifest_prefix(dag, task))
 
 
+def test_an_attempt_token_of_any_length_reads_back():
+    # A commit writes 8 hex digits; attempt directories other writers (or other releases) left keep theirs,
+    # so a purge still finds and removes them.
+    for token in ("aa", "0123abcdef01", "Z9"):
+        parsed = parse_attempt_key(f"d/t/r/try-3-{token}/f.bin")
+        assert (parsed.dag_id, parsed.try_number, parsed.token, parsed.path) == ("d", 3, token, "f.bin")
+
+
 def test_what_the_layout_did_not_build_reads_as_nothing():
     for key in ("_aliases/@global/best/0000000001.json", "_lineage/d/t/v/d2/t2/v2.json", "_datasets/x/v1.json",
                 "data/raw.csv", "d/t/v/attempt-1/f", "d/t/v/try-1/f", "d/t/v/try-x-0123abcd/f",

@@ -15,7 +15,8 @@ import uuid
 from dataclasses import dataclass
 
 MANIFESTS = "_manifests"
-_ATTEMPT = re.compile(r"try-(\d+)-([0-9a-f]{8})")
+#: An attempt's directory: a commit writes 8 hex digits; any token is read back (what other writers left, too).
+_ATTEMPT = re.compile(r"try-(\d+)-([0-9A-Za-z]+)")
 
 
 @dataclass(frozen=True)
