@@ -5,7 +5,7 @@ UV := $(PYTHON) -m uv
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: venv demo test bench bench-peers servers clean
+.PHONY: venv demo lint test test-lowest screenshots bench bench-peers servers clean
 
 venv: $(VENV)/.synced
 
@@ -21,9 +21,26 @@ demo: venv
 servers:
 	bash tests/servers/install.sh
 
-# The test session starts the real servers it needs and stops them at its end, pass or fail.
-test: venv servers
-	$(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+lint: venv
+	$(VENV)/bin/ruff check provider tests bench scripts .ci hatch_build.py
+
+# The test session starts the real servers it needs and stops them at its end, pass or fail. Then the
+# store contract tests again with every declared floor installed (test-lowest; not when PYTEST_ARGS picks
+# tests), and a check that the tests left the checkout as they found it.
+test: venv lint servers
+	@mkdir -p .cache && git status --porcelain --untracked-files=all > .cache/status-before 2>/dev/null || true
+	UV="$(UV)" $(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+	$(if $(PYTEST_ARGS),,UV="$(UV)" $(PY) .ci/lowest_direct.py)
+	@git status --porcelain --untracked-files=all 2>/dev/null | diff .cache/status-before - >/dev/null \
+	  || { echo "The tests changed the checkout:"; git status --short; exit 1; }
+
+# The store contract tests against the lowest versions pyproject.toml allows, in .cache/lowest-direct/.
+test-lowest: venv servers
+	UV="$(UV)" $(PY) .ci/lowest_direct.py $(PYTEST_ARGS)
+
+# The README's screenshots, taken on purpose (make test leaves docs/images alone).
+screenshots: venv servers
+	DATASTORES_SCREENSHOTS=$(CURDIR)/docs/images $(PY) -m pytest -p no:cacheprovider tests/dashboard/test_dashboard.py
 
 # Speed as ratios, then ours beside boto3, rclone (Debian) and the AWS CLI (PyPI, in .cache/): BENCH_ARGS=--help.
 bench: venv servers bench-peers

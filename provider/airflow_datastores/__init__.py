@@ -17,14 +17,15 @@ from airflow_datastores.provider_info import get_provider_info
 
 __version__ = "0.1.0"
 
-#: public name -> the module that defines it
+#: public name -> the module that defines it: the one table of the public surface (``__all__`` is read
+#: from it; the imports under TYPE_CHECKING, for type checkers, must name the same, which a test checks)
 _PUBLIC = {
     "DatastoreStepOperator": "airflow_datastores.operators.step",
     "StageInputsOperator": "airflow_datastores.operators.stage",
     "SnapshotOutputsOperator": "airflow_datastores.operators.snapshot",
     "PurgeVersionsOperator": "airflow_datastores.operators.purge",
-    "outputs_of": "airflow_datastores.operators._runtime",
-    "datastore_asset": "airflow_datastores.operators._runtime",
+    "outputs_of": "airflow_datastores.operators.assets",
+    "datastore_asset": "airflow_datastores.operators.assets",
     "datastore_task": "airflow_datastores.decorators",
     "Input": "airflow_datastores.inputs.spec",
     "Mount": "airflow_datastores.mounts.spec",
@@ -42,47 +43,33 @@ _PUBLIC = {
     "NotFound": "airflow_datastores.errors",
 }
 
-__all__ = [
-    "__version__",
-    "get_provider_info",
-    "DatastoreStepOperator",
-    "StageInputsOperator",
-    "SnapshotOutputsOperator",
-    "PurgeVersionsOperator",
-    "outputs_of",
-    "datastore_asset",
-    "datastore_task",
-    "Input",
-    "Mount",
-    "load_pipelines",
-    "make_reference",
-    "get_store",
-    "XCOM_INPUTS",
-    "XCOM_OUTPUTS",
-    "XCOM_METADATA",
-    "log_metadata",
-    "DataStoreError",
-    "InvalidSpec",
-    "InputChanged",
-    "IntegrityError",
-    "NotFound",
-]
+__all__ = ["__version__", "get_provider_info", *_PUBLIC]
 
-if TYPE_CHECKING:
-    from airflow_datastores.decorators import datastore_task
-    from airflow_datastores.errors import DataStoreError, InputChanged, IntegrityError, InvalidSpec, NotFound
-    from airflow_datastores.inputs.spec import Input
-    from airflow_datastores.mounts.spec import Mount
-    from airflow_datastores.operators._runtime import datastore_asset, outputs_of
-    from airflow_datastores.operators.metadata import log_metadata
-    from airflow_datastores.operators.purge import PurgeVersionsOperator
-    from airflow_datastores.operators.snapshot import SnapshotOutputsOperator
-    from airflow_datastores.operators.stage import StageInputsOperator
-    from airflow_datastores.operators.step import DatastoreStepOperator
-    from airflow_datastores.pipelines import load_pipelines
-    from airflow_datastores.records import XCOM_INPUTS, XCOM_METADATA, XCOM_OUTPUTS
-    from airflow_datastores.stores.registry import get_store
-    from airflow_datastores.versions.references import make_reference
+if TYPE_CHECKING:  # the same names, for type checkers (re-exported: `name as name`)
+    from airflow_datastores.decorators import datastore_task as datastore_task
+    from airflow_datastores.errors import (
+        DataStoreError as DataStoreError,
+        InputChanged as InputChanged,
+        IntegrityError as IntegrityError,
+        InvalidSpec as InvalidSpec,
+        NotFound as NotFound,
+    )
+    from airflow_datastores.inputs.spec import Input as Input
+    from airflow_datastores.mounts.spec import Mount as Mount
+    from airflow_datastores.operators.assets import datastore_asset as datastore_asset, outputs_of as outputs_of
+    from airflow_datastores.operators.metadata import log_metadata as log_metadata
+    from airflow_datastores.operators.purge import PurgeVersionsOperator as PurgeVersionsOperator
+    from airflow_datastores.operators.snapshot import SnapshotOutputsOperator as SnapshotOutputsOperator
+    from airflow_datastores.operators.stage import StageInputsOperator as StageInputsOperator
+    from airflow_datastores.operators.step import DatastoreStepOperator as DatastoreStepOperator
+    from airflow_datastores.pipelines import load_pipelines as load_pipelines
+    from airflow_datastores.records import (
+        XCOM_INPUTS as XCOM_INPUTS,
+        XCOM_METADATA as XCOM_METADATA,
+        XCOM_OUTPUTS as XCOM_OUTPUTS,
+    )
+    from airflow_datastores.stores.registry import get_store as get_store
+    from airflow_datastores.versions.references import make_reference as make_reference
 
 
 def __getattr__(name: str):

@@ -32,7 +32,7 @@ from typing import Any
 
 from airflow.sdk.bases.decorator import DecoratedOperator, task_decorator_factory
 
-from airflow_datastores.operators._runtime import outputs_of
+from airflow_datastores.operators.assets import outputs_of
 from airflow_datastores.operators.step import STEP_TEMPLATE_FIELDS, DatastoreStepOperator
 
 _DIRECTORIES = ("inputs_dir", "outputs_dir")

@@ -52,12 +52,41 @@ class ReadOnlyStore(DataStoreError):
 class MissingExtra(DataStoreError, ImportError):
     """A backend needs an optional dependency that is not installed."""
 
-    def __init__(self, *, scheme: str, extra: str) -> None:
+    def __init__(self, *, scheme: str, extra: str, missing: list[str] | None = None) -> None:
         super().__init__(
-            f"The {scheme}:// store needs the '{extra}' extra, which is not installed. "
-            f"Install it with: pip install 'airflow-provider-datastores[{extra}]'"
+            f"The {scheme}:// store needs the '{extra}' extra, which is not installed"
+            + (f" (missing: {', '.join(missing)})" if missing else "")
+            + f". Install it with: pip install 'airflow-provider-datastores[{extra}]'"
         )
         self.extra = extra
+        self.missing = missing or []
+
+
+class BrokenExtra(DataStoreError, ImportError):
+    """A backend's extra is installed but does not import (versions that do not work together).
+
+    The message gives the underlying error and the installed version of Airflow and of each package the
+    extra needs (``versions``, Airflow's first); ``outside`` are those outside the ranges the extra
+    declares, which a reinstall of the extra moves.
+    """
+
+    def __init__(self, *, scheme: str, extra: str, error: BaseException, versions: list[str],
+                 outside: list[str]) -> None:
+        if outside:
+            advice = (f"{', '.join(outside)} {'is' if len(outside) == 1 else 'are'} outside the range the extra "
+                      f"needs: pip install 'airflow-provider-datastores[{extra}]' moves "
+                      f"{'it' if len(outside) == 1 else 'them'} into it")
+        else:
+            names = " ".join(v.split(" ")[0] for v in versions[1:])
+            advice = ("every one is within the ranges the extra declares, so reinstalling the extra changes "
+                      f"nothing: upgrade them (pip install --upgrade {names}) and tell the maintainers of "
+                      "airflow-provider-datastores, whose declared floors are then too low")
+        super().__init__(
+            f"The {scheme}:// store's extra '{extra}' is installed but does not import: "
+            f"{type(error).__name__}: {error}. Installed: {', '.join(versions)}; {advice}"
+        )
+        self.extra = extra
+        self.outside = outside
 
 
 # -- what the user wrote ---------------------------------------------------------------------------
@@ -88,6 +117,11 @@ class MountError(InvalidSpec):
 
 class InputChanged(DataStoreError):
     """An input changed and the task's policy is ``on_input_change="fail"``."""
+
+
+class SkipUnchanged(DataStoreError):
+    """Every input is byte-identical to the previous run's and the task asked to be skipped then
+    (``skip_if_unchanged``); the operator turns it into Airflow's skip, never a failure."""
 
 
 # -- mounts at run time ----------------------------------------------------------------------------

@@ -151,14 +151,14 @@ def get_provider_info() -> dict:
                         "description": "Tries of one request to a store in all, the first included (1: no "
                         "retry). Transient failures (resets, timeouts, 408/429/5xx, throttling) are retried "
                         "with exponential backoff and jitter; a read resumes at its last byte.",
-                        "version_added": "0.2.0",
+                        "version_added": "0.1.0",
                         "type": "integer",
                         "example": "12",
                         "default": "8",
                     },
                     "retry_max_seconds": {
                         "description": "No retry of a request starts after this many seconds since its first try.",
-                        "version_added": "0.2.0",
+                        "version_added": "0.1.0",
                         "type": "float",
                         "example": "600",
                         "default": "300",
@@ -166,7 +166,7 @@ def get_provider_info() -> dict:
                     "read_timeout": {
                         "description": "Seconds a request may wait for the next bytes before it counts as "
                         "stalled and is retried.",
-                        "version_added": "0.2.0",
+                        "version_added": "0.1.0",
                         "type": "float",
                         "example": "120",
                         "default": "60",
@@ -175,7 +175,7 @@ def get_provider_info() -> dict:
                         "description": "YAML pipelines: JSON object of Valohai environment (a step's "
                         "'environment', a machine type) -> the Airflow queue its task goes to. A step whose "
                         "environment is not listed runs on the default queue, with a note.",
-                        "version_added": "0.2.0",
+                        "version_added": "0.1.0",
                         "type": "string",
                         "example": '{"aws-eu-west-1-p2-xlarge": "gpu"}',
                         "default": "",

@@ -1,7 +1,7 @@
 """The one retry policy every request to a store goes through.
 
 Transient failures (connection refused or reset, an incomplete body, a read timeout, 408/429/5xx,
-throttling) are retried with exponential backoff and full jitter, within a bounded number of attempts
+throttling) are retried with exponential backoff and equal jitter, within a bounded number of attempts
 and a bounded total time. Each retry is logged once: what, which URL, why, which attempt, how long
 until the next one and, for reads, the byte it resumes at. Backends turn their SDK's errors into
 :class:`~airflow_datastores.stores.base.TransientError`; nothing else is retried.
@@ -55,7 +55,8 @@ class RetryPolicy:
             raise DataStoreError("retry_max_seconds must be >= 0 and read_timeout > 0")
 
     def delay(self, retry: int) -> float:
-        """Seconds before retry number ``retry`` (1-based): full jitter over an exponential ceiling."""
+        """Seconds before retry number ``retry`` (1-based): "equal jitter", a random delay between half the
+        exponential ceiling and all of it (never an immediate retry, as full jitter allows)."""
         ceiling = min(self.max_delay, self.base_delay * 2 ** (retry - 1))
         return random.uniform(ceiling / 2, ceiling)
 

@@ -13,7 +13,8 @@ from airflow_datastores.errors import InvalidSpec, NotFound
 from airflow_datastores.inputs.stage import stage_inputs
 from airflow_datastores.stores.registry import open_store
 from airflow_datastores.units import parse_duration
-from airflow_datastores.versions import Producer, aliases, load_version, manifest_key, snapshot
+from airflow_datastores.versions import Producer, aliases, load_version, snapshot
+from airflow_datastores.versions.layout import manifest_key
 from airflow_datastores.versions.retention import PurgeRule, purge
 
 from .dagfiles import load_dag
@@ -123,8 +124,9 @@ def test_cli_sets_lists_and_shows_history(local_root, tmp_path, capsys):
     assert main(["alias", "ls", "--store", local_root]) == 0
     listing = capsys.readouterr().out
     assert "alias://best" in listing and "prod" in listing and second.version_id in listing
-    assert main(["alias", "set", "d", "--store", local_root]) == 1
-    assert "alias set needs DAG TASK NAME" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["alias", "set", "d", "--store", local_root])
+    assert "the following arguments are required: TASK, NAME" in capsys.readouterr().err
 
 
 def test_a_step_promotes_its_version_and_the_next_step_reads_it_by_alias(airflow_db, tmp_path):

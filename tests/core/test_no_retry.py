@@ -67,13 +67,21 @@ def test_an_input_that_renders_into_no_url_is_not_retried(airflow_db, capfd):
     _failed_at_first_try(dag, capfd, says="is not a store URL")
 
 
-def test_a_missing_extra_is_not_retried(airflow_db, monkeypatch, capfd):
+@pytest.mark.parametrize("installed", [False, True], ids=["missing", "broken"])
+def test_a_missing_or_broken_extra_is_not_retried(airflow_db, monkeypatch, capfd, installed):
+    from airflow_datastores.stores import registry
+
     for module in [m for m in sys.modules if m.startswith(("airflow_datastores.stores.s3",
                                                           "airflow.providers.amazon.aws.hooks.s3"))]:
         monkeypatch.delitem(sys.modules, module)
-    monkeypatch.setitem(sys.modules, "airflow.providers.amazon.aws.hooks.s3", None)  # "not installed"
-    dag = step_dag("no_retry_extra", inputs={"a": "s3://bucket/a.txt"})
-    _failed_at_first_try(dag, capfd, says="pip install 'airflow-provider-datastores[s3]'")
+    monkeypatch.setitem(sys.modules, "airflow.providers.amazon.aws.hooks.s3", None)  # the import fails
+    if not installed:  # and the amazon provider's distribution is not there either: the extra is missing
+        found = registry.installed_version
+        monkeypatch.setattr(registry, "installed_version",
+                            lambda name: None if name == "apache-airflow-providers-amazon" else found(name))
+    dag = step_dag(f"no_retry_extra_{'broken' if installed else 'missing'}", inputs={"a": "s3://bucket/a.txt"})
+    _failed_at_first_try(dag, capfd, says="is installed but does not import" if installed
+                         else "pip install 'airflow-provider-datastores[s3]'")
 
 
 def test_refused_credentials_are_not_retried(airflow_db, seaweedfs_server, seaweedfs_root, monkeypatch, capfd):

@@ -29,3 +29,14 @@ def test_importing_the_package_loads_no_task_sdk_or_cloud_sdk():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_the_public_table_is_the_one_source_of_the_surface():
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(airflow_datastores))
+    checked = next(node for node in tree.body if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test))
+    imported = {alias.asname or alias.name: node.module for node in checked.body for alias in node.names}
+    assert imported == airflow_datastores._PUBLIC  # each name from the module the table says
+    assert airflow_datastores.__all__ == ["__version__", "get_provider_info", *airflow_datastores._PUBLIC]

@@ -30,7 +30,7 @@ def asset_state(dag_id: str, task_id: str, key: str):
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
-    from airflow_datastores.operators._runtime import datastore_asset
+    from airflow_datastores.operators.assets import datastore_asset
 
     uri = datastore_asset(dag_id, task_id).uri
     with create_session() as session:

@@ -21,8 +21,9 @@ import pytest
 
 from tests.servers.base import free_port, http_ok, stop_process_groups
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SHOTS = os.path.join(REPO, "docs", "images")
+# Screenshots go to a temporary directory; `make screenshots` sends them to docs/images for the README.
+SHOTS = os.environ.get("DATASTORES_SCREENSHOTS") or os.path.join(tempfile.gettempdir(),
+                                                                 f"datastores-screenshots-{os.getuid()}")
 AIRFLOW = os.path.join(os.path.dirname(sys.executable), "airflow")
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -31,6 +32,8 @@ PASSWORD = "dashboard-test-password"
 # Credentials of a configured store that does not answer: they must never reach a page or a JSON body.
 S3_KEY_ID, S3_SECRET = "AKIADASHBOARDTEST", "s3-secret-never-shown"
 PRICES_BEFORE, PRICES_AFTER = "sku,price\nb,3\na,1\n", "sku,price\nb,3\na,2\n"
+METRICS_SCRIPT = 'for i in 1 2 3 4 5 6; do echo "{\\"epoch\\": $i, \\"loss\\": 0.$((10 - i))}"; done\n'
+LOSSES = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4]
 
 DAG_FILE = '''
 import pendulum
@@ -41,12 +44,18 @@ with DAG(dag_id="dashboard_demo", schedule=None, start_date=pendulum.datetime(20
     report = DatastoreStepOperator(
         task_id="price_report",
         inputs={{"prices": "file://{data}/prices.csv", "notes": "file://{data}/notes.txt"}},
-        command='sort "$DATASTORE_INPUT_PRICES/prices.csv" > "$DATASTORE_OUTPUTS/report.csv"',
+        command='sort "$DATASTORE_INPUT_PRICES/prices.csv" > "$DATASTORE_OUTPUTS/report.csv" && sh {data}/metrics.sh',
     )
-    DatastoreStepOperator(
+    rows = DatastoreStepOperator(
         task_id="count_rows",
         inputs={{"report": outputs_of(report, "report.csv")}},
         command='wc -l < "$DATASTORE_INPUT_REPORT/report.csv" > "$DATASTORE_OUTPUTS/rows.txt"',
+        promote="prod",
+    )
+    DatastoreStepOperator(
+        task_id="summarize",
+        inputs={{"rows": outputs_of(rows, "rows.txt")}},
+        command='echo "rows: $(cat "$DATASTORE_INPUT_ROWS/rows.txt")" > "$DATASTORE_OUTPUTS/summary.txt"',
     )
 '''
 
@@ -64,6 +73,8 @@ assert module.dag.test().state == "success"
 with open(sys.argv[3], "w") as handle:  # the prices change between the runs
     handle.write(sys.argv[4])
 assert module.dag.test().state == "success"
+from airflow_datastores.cli import main  # a dataset version of the newest row count, as a person makes one
+assert main(["dataset", "create", "reports/v1", "--from", "dashboard_demo/count_rows/latest"]) == 0
 '''
 
 
@@ -76,12 +87,15 @@ def airflow_site():
     """Airflow home, metadata database, two DAG runs and a running API server; yields its facts."""
     assert "datastores" in {e.name for e in entry_points(group="airflow.plugins")}, (
         "the airflow.plugins entry point of airflow-provider-datastores is not installed")
+    os.makedirs(SHOTS, exist_ok=True)
     root = pathlib.Path(tempfile.mkdtemp(prefix="dashboard-"))  # short paths read better on screenshots
     home, data = root / "airflow", root / "data"
     (home / "dags").mkdir(parents=True)
     data.mkdir()
     (data / "prices.csv").write_text(PRICES_BEFORE)
     (data / "notes.txt").write_text("prices in EUR\n")
+    # What a training script prints: one JSON object a line (Valohai's execution metadata).
+    (data / "metrics.sh").write_text(METRICS_SCRIPT)
     (home / "dags" / "dashboard_demo.py").write_text(DAG_FILE.format(data=data))
     (root / "passwords.json").write_text(json.dumps({"admin": PASSWORD}))
     port = free_port()
@@ -223,7 +237,7 @@ def test_dashboard_in_a_browser(airflow_site):
         stores = page.request.get(f"{base}/datastores/api/stores")
         assert stores.ok
         by_name = {s["name"]: s for s in stores.json()}
-        assert by_name["default"]["reachable"] and by_name["default"]["versions"] == 4
+        assert by_name["default"]["reachable"] and by_name["default"]["versions"] == 6  # 3 tasks, 2 runs
         assert not by_name["archive"]["reachable"] and by_name["archive"]["error"]
         listed = page.request.get(f"{base}/datastores/api/versions?dag_id=dashboard_demo&task_id=price_report").json()
         assert listed["total"] == 2 and listed["versions"][0]["version_id"] == versions[-1]
@@ -233,6 +247,8 @@ def test_dashboard_in_a_browser(airflow_site):
         assert (prices["old_sha256"], prices["new_sha256"]) == (old_prices, new_prices)
         for response in (stores, *(page.request.get(base + r) for r in ROUTES)):
             _no_secrets(response.text(), secrets)
+
+        _catalog_pages(page, base, airflow_site["home"], secrets)
 
         # From the framed versions page, a task run opens its task instance page in the Airflow UI.
         page.goto(f"{base}/plugin/datastores")
@@ -247,6 +263,96 @@ def test_dashboard_in_a_browser(airflow_site):
         # Admin -> Connections -> add: the Swift type brings its own form (from get_provider_info()).
         _swift_connection_form(page)
         browser.close()
+
+
+def _manifest(home, task_id: str, version_id: str) -> dict:
+    with open(f"{home}/datastores/_manifests/dashboard_demo/{task_id}/{version_id}.json") as handle:
+        return json.load(handle)
+
+
+def _newest(home, task_id: str) -> str:
+    found = sorted(glob.glob(f"{home}/datastores/_manifests/dashboard_demo/{task_id}/*.json"))
+    return os.path.basename(found[-1])[: -len(".json")]
+
+
+def _oldest(home, task_id: str) -> str:
+    found = sorted(glob.glob(f"{home}/datastores/_manifests/dashboard_demo/{task_id}/*.json"))
+    return os.path.basename(found[0])[: -len(".json")]
+
+
+def _cli(*argv: str):
+    """What ``airflow-datastores ... -o json`` answers (the installed command, as a person runs it)."""
+    done = subprocess.run([os.path.join(os.path.dirname(sys.executable), "airflow-datastores"), *argv, "-o", "json"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def _texts(locator) -> list[str]:
+    """The text of each element (SVG elements have no rendered inner text)."""
+    return locator.evaluate_all("elements => elements.map(e => e.textContent)")
+
+
+def _catalog_pages(page, base: str, home, secrets) -> None:
+    """Metrics, lineage, aliases and datasets, each as a person sees it, checked against the manifests."""
+    from playwright.sync_api import expect
+
+    # Metrics: the last values of what price_report printed, and each number as a line over the run.
+    page.goto(f"{base}/datastores/metadata?dag_id=dashboard_demo&task_id=price_report")
+    expect(page.locator("table.metrics-across tbody tr")).to_have_count(2)  # one row a run
+    across = page.inner_text("table.metrics-across")
+    assert "epoch" in across and "loss" in across and "0.4" in across
+    expect(page.locator("table.metrics svg.spark")).to_have_count(4)  # epoch and loss, in each of 2 runs
+    title = _texts(page.locator("table.metrics svg.spark title"))
+    assert f"6 points, from {LOSSES[0]} to {LOSSES[-1]} (min {LOSSES[-1]}, max {LOSSES[0]})" in title
+    page.screenshot(path=os.path.join(SHOTS, "dashboard-metrics.png"), full_page=True)
+    _no_secrets(page.content(), secrets)
+
+    # Lineage of the newest row count: made from price_report (made from two files), used by summarize.
+    report, rows, summary = (_newest(home, t) for t in ("price_report", "count_rows", "summarize"))
+    expected = set()  # (input name, the version that staged it), as the manifests of the chain say
+    for task_id, version_id in (("price_report", report), ("count_rows", rows), ("summarize", summary)):
+        expected |= {(i["name"], version_id) for i in _manifest(home, task_id, version_id)["inputs"]}
+    assert expected == {("prices", report), ("notes", report), ("report", rows), ("rows", summary)}
+    page.goto(f"{base}/datastores/versions?dag_id=dashboard_demo&task_id=count_rows")
+    page.get_by_role("link", name=rows, exact=True).first.click()  # a version id opens its lineage
+    page.wait_for_url("**/datastores/trace?**")
+    graph = page.locator("svg.trace")
+    expect(graph.locator("path.edge")).to_have_count(len(expected))
+    expect(graph.locator("path.edge.changed")).to_have_count(2)  # prices changed, so the report did
+    labels = set(_texts(graph.locator("text.edge-label")))
+    assert labels == {"prices", "notes", "report", "rows"}
+    shown = page.request.get(f"{base}/datastores/api/trace?dag_id=dashboard_demo&task_id=count_rows"
+                             f"&version={rows}").json()
+    versions_of = {n["id"]: n.get("version_id") for n in shown["nodes"]}
+    assert {(e["input"], versions_of[e["target"]]) for e in shown["edges"]} == expected
+    page.screenshot(path=os.path.join(SHOTS, "dashboard-trace.png"), full_page=True)
+    _no_secrets(page.content(), secrets)
+    graph.locator("a", has=page.locator("rect.node.version")).filter(has_text="price_report").click()
+    page.wait_for_url(f"**version={report}**")  # a box traces from there
+    expect(page.locator("h2")).to_contain_text(f"price_report {report}")
+
+    # Aliases: prod moved by count_rows' two runs, newest where it points now; the CLI says the same.
+    store = f"file://{home}/datastores"
+    history = _cli("alias", "history", "dashboard_demo", "count_rows", "prod", "--store", store)
+    assert [e["version_id"] for e in history] == [_oldest(home, "count_rows"), rows]
+    page.goto(f"{base}/datastores/aliases")
+    expect(page.locator("main")).to_contain_text("prod")
+    text = page.inner_text("main")
+    assert "2 moves" in text and all(e["version_id"] in text and e["set_by"] in text for e in history)
+    assert page.request.get(f"{base}/datastores/api/aliases").json()[0]["aliases"][0]["history"] == history[::-1]
+    page.screenshot(path=os.path.join(SHOTS, "dashboard-aliases.png"), full_page=True)
+
+    # Datasets: the dataset version the run made with the CLI, its file and where it came from.
+    page.goto(f"{base}/datastores/datasets")
+    expect(page.locator("main")).to_contain_text("dataset://reports/v1")
+    text = page.inner_text("main")
+    rows_file = next(f for f in _manifest(home, "count_rows", rows)["files"] if f["path"] == "rows.txt")
+    assert "rows.txt" in text and rows_file["sha256"] in text and f"dashboard_demo.count_rows {rows}" in text
+    shown = _cli("dataset", "show", "reports/v1", "--store", store)
+    assert [(f["path"], f["sha256"]) for f in shown["files"]] == [("rows.txt", rows_file["sha256"])]
+    page.screenshot(path=os.path.join(SHOTS, "dashboard-datasets.png"), full_page=True)
+    _no_secrets(page.content(), secrets)
 
 
 def _swift_connection_form(page) -> None:

@@ -8,8 +8,7 @@ import os
 import pytest
 from valohai_yaml.objs.parameter import Parameter
 
-from airflow_datastores.pipelines import PipelineError, load_pipelines, read_pipelines
-from airflow_datastores.pipelines import parameters as P
+from airflow_datastores.pipelines import PipelineError, load_pipelines, parameters as P, read_pipelines
 from airflow_datastores.pipelines.parse import read_file
 from airflow_datastores.pipelines.reader import Reader
 from airflow_datastores.pipelines.variants import grid, style_values

@@ -147,5 +147,7 @@ def test_missing_google_libraries_name_the_extra(monkeypatch):
     for module in [m for m in sys.modules if m.startswith("airflow_datastores.stores.gcs")]:
         monkeypatch.delitem(sys.modules, module)
     monkeypatch.setitem(sys.modules, "airflow.providers.google.cloud.hooks.gcs", None)  # "not installed"
+    real = registry.installed_version  # and its distribution is not installed either (else: a broken extra)
+    monkeypatch.setattr(registry, "installed_version", lambda name: None if name == "apache-airflow-providers-google" else real(name))
     with pytest.raises(MissingExtra, match=r"gs:// store needs the 'gcs' extra.*\[gcs\]'"):
         registry.backend_class("gs")

@@ -123,5 +123,7 @@ def test_missing_extra_names_the_extra(monkeypatch):
                                                           "airflow.providers.amazon.aws.hooks.s3"))]:
         monkeypatch.delitem(sys.modules, module)
     monkeypatch.setitem(sys.modules, "airflow.providers.amazon.aws.hooks.s3", None)  # "not installed"
+    real = registry.installed_version  # and its distribution is not installed either (else: a broken extra)
+    monkeypatch.setattr(registry, "installed_version", lambda name: None if name == "apache-airflow-providers-amazon" else real(name))
     with pytest.raises(MissingExtra, match=r"pip install 'airflow-provider-datastores\[s3\]'"):
         registry.backend_class("s3")

@@ -252,6 +252,8 @@ def test_missing_swiftclient_names_the_extra(monkeypatch):
         monkeypatch.delitem(sys.modules, module)
     monkeypatch.setitem(sys.modules, "swiftclient", None)  # "not installed"
     monkeypatch.setitem(sys.modules, "swiftclient.exceptions", None)
+    real = registry.installed_version  # and its distribution is not installed either (else: a broken extra)
+    monkeypatch.setattr(registry, "installed_version", lambda name: None if name == "python-swiftclient" else real(name))
     with pytest.raises(MissingExtra, match=r"pip install 'airflow-provider-datastores\[swift\]'"):
         registry.backend_class("swift")
 

@@ -1,6 +1,6 @@
 """Airflow operators: thin shells over the staging, versioning and retention modules."""
 
-from airflow_datastores.operators._runtime import outputs_of
+from airflow_datastores.operators.assets import outputs_of
 from airflow_datastores.operators.purge import PurgeVersionsOperator
 from airflow_datastores.operators.snapshot import SnapshotOutputsOperator
 from airflow_datastores.operators.stage import StageInputsOperator

@@ -1,6 +1,6 @@
 """Failures that no retry can mend end the task at once, with Airflow's ``AirflowFailException``.
 
-An input that changed under ``on_input_change="fail"``, a spec that cannot be used, a missing extra,
+An input that changed under ``on_input_change="fail"``, a spec that cannot be used, a missing or broken extra,
 credentials the store refuses and bytes that do not match their checksum after the retry policy's own
 attempts fail the same way on every Airflow retry; each retry would resolve and download again first.
 Everything else (a store that does not answer, a full disk) may pass, and Airflow retries it as usual.
@@ -14,10 +14,17 @@ from typing import Any, TypeVar
 
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_datastores.errors import AccessDenied, InputChanged, IntegrityError, InvalidSpec, MissingExtra
+from airflow_datastores.errors import (
+    AccessDenied,
+    BrokenExtra,
+    InputChanged,
+    IntegrityError,
+    InvalidSpec,
+    MissingExtra,
+)
 
 #: What another try cannot change.
-HOPELESS = (InputChanged, InvalidSpec, MissingExtra, AccessDenied, IntegrityError)
+HOPELESS = (InputChanged, InvalidSpec, MissingExtra, BrokenExtra, AccessDenied, IntegrityError)
 
 F = TypeVar("F", bound=Callable[..., Any])
 

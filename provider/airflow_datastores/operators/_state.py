@@ -20,6 +20,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from airflow_datastores.operators.assets import datastore_asset
 from airflow_datastores.records import XCOM_INPUTS
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,6 @@ def _map_index(context: Mapping[str, Any]) -> int:
 def asset_state(context: Mapping[str, Any]):
     """The state accessor of this task's ``datastore://<dag>/<task>`` asset, or None when Airflow has
     no asset state store (before 3.3) or the task does not have that asset as an outlet."""
-    from airflow_datastores.operators._runtime import datastore_asset
 
     accessors = context.get("asset_state_store")
     if accessors is None:

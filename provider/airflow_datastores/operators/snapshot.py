@@ -9,7 +9,9 @@ from airflow.sdk import BaseOperator
 
 from airflow_datastores.operators._failures import fail_without_retry
 from airflow_datastores.operators._lineage import LineageMixin, TaskLineage, output_pairs
-from airflow_datastores.operators._runtime import check_promote, commit_for_task, datastore_asset
+from airflow_datastores.operators.assets import datastore_asset
+from airflow_datastores.operators.checks import check_promote
+from airflow_datastores.operators.publish import commit_for_task
 
 
 class SnapshotOutputsOperator(LineageMixin, BaseOperator):

@@ -8,17 +8,12 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowSkipException
 
+from airflow_datastores.errors import SkipUnchanged
 from airflow_datastores.operators._failures import fail_without_retry
 from airflow_datastores.operators._lineage import LineageMixin, TaskLineage, input_pairs
-from airflow_datastores.operators._runtime import (
-    SkipUnchanged,
-    check_task,
-    mask_url_passwords,
-    push_inputs,
-    record_dicts,
-    stage_for_task,
-    task_dirs,
-)
+from airflow_datastores.operators.checks import check_task, mask_url_passwords
+from airflow_datastores.operators.dirs import task_dirs
+from airflow_datastores.operators.staging import push_inputs, record_dicts, stage_for_task
 
 
 class StageInputsOperator(LineageMixin, BaseOperator):

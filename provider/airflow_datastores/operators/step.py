@@ -13,25 +13,16 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowSkipException
 
-from airflow_datastores.errors import InvalidSpec
+from airflow_datastores.errors import InvalidSpec, SkipUnchanged
 from airflow_datastores.operators._failures import fail_without_retry
 from airflow_datastores.operators._lineage import LineageMixin, TaskLineage, input_pairs, output_pairs
-from airflow_datastores.operators._runtime import (
-    SkipUnchanged,
-    TaskDirs,
-    check_promote,
-    check_task,
-    commit_for_task,
-    datastore_asset,
-    mask_url_passwords,
-    publish_version,
-    push_inputs,
-    record_dicts,
-    stage_for_task,
-    task_dirs,
-)
 from airflow_datastores.operators._state import save_records
+from airflow_datastores.operators.assets import datastore_asset
+from airflow_datastores.operators.checks import check_promote, check_task, mask_url_passwords
+from airflow_datastores.operators.dirs import TaskDirs, task_dirs
 from airflow_datastores.operators.metadata import new_collector, push_metadata, reading_stdout
+from airflow_datastores.operators.publish import commit_for_task, publish_version
+from airflow_datastores.operators.staging import push_inputs, record_dicts, stage_for_task
 from airflow_datastores.stores.registry import get_store
 from airflow_datastores.versions import Version
 from airflow_datastores.versions.reuse import reuse_key, run_once
@@ -86,10 +77,10 @@ class DatastoreStepOperator(LineageMixin, BaseOperator):
         datum alias does: ``datum://model-best`` then stages that file.
     :param environment: extra environment variables for the command. (templated)
     :param cwd: working directory of the command; default: a scratch directory of this attempt.
+        (templated)
     :param commit_empty: commit an empty version (a marker) when the step writes no outputs; by default
         a step that writes nothing commits nothing, its ``datastore_outputs`` record says so, and
         ``latest`` and aliases keep naming the last version that has files.
-        (templated)
 
     With the OpenLineage provider, each staged file is reported as an input dataset and each file of
     the committed version as an output dataset (``get_openlineage_facets_on_complete``).

@@ -17,6 +17,7 @@ parameter values). A key the node never printed makes the condition false (logge
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,12 +78,22 @@ def conditions_hold(conditions: Sequence[str], *, metadata: Mapping[str, Any],
     for condition in conditions:
         try:
             result = simple_eval(condition, values=values)
-        except NoSuchValue as err:
-            return False, f"{condition!r} is false: the node printed no value for {'.'.join(err.args[0]) if isinstance(err.args[0], tuple) else err}"
+        except NoSuchValue as err:  # leval looks a dotted name up whole, never as attributes of a value
+            return False, f"{condition!r} is false: the node printed no value for {_missing_name(err)}"
         if not result:
             return False, f"{condition!r} is false"
     shown = ", ".join(f"metadata.{k}={metadata[k]!r}" for k in sorted(metadata))
     return True, f"{' and '.join(repr(c) for c in conditions) or 'no condition'} holds ({shown})"
+
+
+def _missing_name(err: Exception) -> str:
+    """``metadata.f1`` from leval's ``No value ('metadata', 'f1')``."""
+    text = str(err)
+    try:
+        parts = ast.literal_eval(text.removeprefix("No value "))
+    except (ValueError, SyntaxError):
+        return text
+    return ".".join(map(str, parts)) if isinstance(parts, tuple) else text
 
 
 def check_actions(*, node_task_id: str, node: str, conditions: Sequence[str], then: str,

@@ -79,7 +79,6 @@ def note_valohai_only_keys(reader: Reader, document: list, index: int) -> None:
                                             once=key in ONCE)
 
 
-
 def _mappings(value: Any, sub_path: tuple[str, ...], path: list) -> list[tuple[list, dict]]:
     """Every mapping ``sub_path`` reaches from ``value`` (``*``: each item of a list), with its path."""
     if not sub_path:

@@ -18,8 +18,7 @@ from typing import Any
 from valohai_yaml.objs import Config
 from valohai_yaml.objs.input import Input
 from valohai_yaml.objs.parameter import Parameter
-from valohai_yaml.objs.pipelines import Edge as ValohaiEdge
-from valohai_yaml.objs.pipelines import Node
+from valohai_yaml.objs.pipelines import Edge as ValohaiEdge, Node
 
 from airflow_datastores.errors import PipelineError
 from airflow_datastores.pipelines.extension import valohai_view

@@ -13,7 +13,7 @@ from airflow_datastores.plugin.redact import safe_text, safe_url
 from airflow_datastores.retry import RetryPolicy
 from airflow_datastores.stores.registry import default_store_url, named_stores, normalize_root, open_store
 from airflow_datastores.stores.retrying import RetryingStore
-from airflow_datastores.versions import MANIFESTS
+from airflow_datastores.versions.layout import manifest_prefix
 
 TIMEOUT = 3.0  # seconds a page waits for a store to answer
 REUSE = 15.0  # seconds an answer is reused, so reloading a page does not knock on every store again
@@ -102,7 +102,7 @@ def _run(probe: _Probe, ref: StoreRef) -> None:
         # One try: a page says at once that a store does not answer, rather than retrying for minutes.
         store = RetryingStore(open_store(ref.url, conn_id=ref.conn_id).inner, policy=ONE_TRY)
         if store.writable:
-            next(iter(store.list(f"{MANIFESTS}/")), None)  # one listing page at most
+            next(iter(store.list(manifest_prefix())), None)  # one listing page at most
         else:
             try:
                 store.stat("")

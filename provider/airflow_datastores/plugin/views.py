@@ -99,15 +99,16 @@ def _node_lines(node: dict) -> list[str]:
     if node["kind"] == "hidden":
         return ["a step", "of a DAG you may not read"]
     if node["kind"] == "input":
-        return [cut(node["label"]), cut(node.get("url") or ""), f"{node['files']} file(s), {human_size(node['size'])}"]
+        return [cut(node["label"]), cut(node.get("url") or ""), f"{plural(node['files'], 'file')}, {human_size(node['size'])}"]
     if node["kind"] == "dataset":
-        return [cut(node["label"]), "dataset version", f"{node['files']} file(s) staged"]
-    facts = f"{node['files']} files, {human_size(node['size'])}" if node.get("files") else (node.get("run_id") or "")
+        return [cut(node["label"]), "dataset version", f"{plural(node['files'], 'file')} staged"]
+    run = f"run {node['run_id']}" if node.get("run_id") else ""
+    facts = f"{plural(node['files'], 'file')}, {human_size(node['size'])}" if node.get("files") else run
     return [cut(node["label"]), cut(node.get("version_id") or ""), cut(facts)]
 
 
 def _edge_title(edge: dict) -> str:
-    text = f"input {edge['input']}: {edge['files']} file(s)"
+    text = f"input {edge['input']}: {plural(edge['files'], 'file')}"
     if edge.get("sha256"):
         text += f", sha256 {edge['sha256']}"
     if edge.get("changed"):

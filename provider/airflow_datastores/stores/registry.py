@@ -9,15 +9,15 @@
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import json
 import os
 import threading
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
-from airflow_datastores.config import airflow_home
-from airflow_datastores.config import conf_value as _conf
-from airflow_datastores.errors import InvalidSpec, MissingExtra
+from airflow_datastores.config import airflow_home, conf_value as _conf
+from airflow_datastores.errors import BrokenExtra, InvalidSpec, MissingExtra
 from airflow_datastores.redaction import redact
 from airflow_datastores.stores.base import Store
 from airflow_datastores.stores.retrying import RetryingStore
@@ -62,8 +62,44 @@ def backend_class(scheme: str) -> type[Store]:
     except ImportError as err:
         if extra is None or (err.name or "").startswith("airflow_datastores"):
             raise
-        raise MissingExtra(scheme=scheme, extra=extra) from err
+        raise _extra_error(scheme, extra, err) from err
     return getattr(module, class_name)
+
+
+_DISTRIBUTION = "airflow-provider-datastores"
+
+
+def installed_version(distribution: str) -> str | None:
+    """The installed version of ``distribution``, or ``None`` when it is not installed."""
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _extra_error(scheme: str, extra: str, err: ImportError) -> ImportError:
+    """Why a backend did not import: its extra is missing (some package it needs is not installed), or it
+    is installed and broken (the underlying error, with the versions of what the extra needs)."""
+    from packaging.requirements import Requirement
+
+    cause = err.__cause__ if isinstance(err, MissingExtra) and isinstance(err.__cause__, ImportError) else err
+    requires = importlib.metadata.requires(_DISTRIBUTION) if installed_version(_DISTRIBUTION) else None
+    needed = [r for r in map(Requirement, requires or []) if r.marker and r.marker.evaluate({"extra": extra})
+              and r.name != _DISTRIBUTION]
+    installed = {r.name: installed_version(r.name) for r in needed}
+    missing = [name for name, version in installed.items() if version is None]
+    if not needed or missing:  # without our own metadata (a source tree on sys.path) say what the SDK said
+        return MissingExtra(scheme=scheme, extra=extra, missing=missing or [f"{type(cause).__name__}: {cause}"])
+    versions = [f"apache-airflow-core {installed_version('apache-airflow-core') or 'not installed'}"]
+    outside = []
+    for req in needed:
+        version = installed[req.name]
+        if req.specifier.contains(version, prereleases=True):
+            versions.append(f"{req.name} {version}")
+        else:
+            versions.append(f"{req.name} {version} (the extra needs {req.specifier})")
+            outside.append(req.name)
+    return BrokenExtra(scheme=scheme, extra=extra, error=cause, versions=versions, outside=outside)
 
 
 def split_url(url: str) -> tuple[str, str, str]:

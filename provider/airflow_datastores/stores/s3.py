@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
-from datetime import datetime
-from email.utils import parsedate_to_datetime
 from typing import BinaryIO
 
 from airflow_datastores.errors import (
@@ -39,23 +37,19 @@ from airflow_datastores.stores.s3_checksums import (
     full_object_checksums,
     vouched_by_head,
 )
+from airflow_datastores.stores.s3_client import make_client
 from airflow_datastores.stores.spool import Spool
 
 try:
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
     from awscrt import checksums as crt_checksums
-    from botocore.config import Config
-    from botocore.context import get_context
     from botocore.exceptions import (
         BotoCoreError,
         ClientError,
+        ConnectionError as BotoConnectionError,
         IncompleteReadError,
         ReadTimeoutError,
         ResponseStreamingError,
     )
-    from botocore.exceptions import ConnectionError as BotoConnectionError
-    from botocore.parsers import ResponseParserFactory
-    from botocore.utils import parse_timestamp
 except ImportError as err:  # pragma: no cover - depends on the installed extras
     raise MissingExtra(scheme="s3", extra="s3") from err
 
@@ -65,8 +59,6 @@ _BODY_ERRORS = (BotoConnectionError, ReadTimeoutError, ResponseStreamingError, I
 #: Objects up to this size go in one PUT; larger ones as a multipart upload of parts this size
 #: (create-only writes excepted: always one PUT).
 PART_SIZE = 16 * 1024 * 1024
-#: Connections the client keeps at least (more if ``[datastores] max_connections`` says so).
-POOL = 64
 #: The most S3 takes in one PutObject: the bound of a create-only write.
 SINGLE_PUT_LIMIT = 5 * 1024**3
 
@@ -108,23 +100,7 @@ class S3Store(Store):
         return self._client.get()
 
     def _make_client(self):
-        from airflow_datastores.config import max_connections
-        from airflow_datastores.retry import default_policy
-
-        hook = S3Hook(aws_conn_id=self.conn_id or "aws_default")
-        # Our retry policy is the only one: botocore tries each request once. We send the checksums and
-        # check the ones S3 keeps in our own hashing pass, so botocore need not do either twice. A
-        # connection kept for each one a task may open (botocore keeps 10), so none is made twice; a
-        # kept connection costs nothing until it is opened.
-        ours = Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=10,
-                      read_timeout=default_policy().read_timeout,
-                      max_pool_connections=max(max_connections(), POOL),
-                      request_checksum_calculation="when_required",
-                      response_checksum_validation="when_required")
-        client = hook.get_client_type(config=hook.config.merge(ours))
-        _fast_timestamps(client)
-        _cached_user_agent(client)
-        return client
+        return make_client(self.conn_id)
 
     def _key(self, key: str) -> str:
         return self.prefix + check_key(key)
@@ -391,52 +367,3 @@ class S3Store(Store):
         if isinstance(err, _BODY_ERRORS):
             return TransientError(f"{url}: cannot reach S3 ({type(err).__name__})")
         return DataStoreError(f"{url}: {type(err).__name__}")
-
-
-def _fast_timestamps(client) -> None:
-    """Give the client a parser of its own that reads times without dateutil: ISO 8601 (listings) with
-    ``datetime.fromisoformat``, HTTP dates (every GET's and HEAD's Last-Modified) with the email parser.
-
-    botocore's default (dateutil) costs about 0.2 ms a time: most of a listing's client time, and a
-    tenth of the CPU a small object's GET costs. Other formats go to botocore's parser.
-    """
-    endpoint = getattr(client, "_endpoint", None)
-    if endpoint is not None and hasattr(endpoint, "_response_parser_factory"):
-        factory = ResponseParserFactory()
-        factory.set_parser_defaults(timestamp_parser=_timestamp)
-        endpoint._response_parser_factory = factory
-
-
-def _cached_user_agent(client) -> None:
-    """Build the client's User-Agent once per set of features used, not twice a request.
-
-    botocore builds it from parts that are fixed for a client, and the features a request uses (its
-    context), at 0.04 ms a time: with dateutil's times, most of what a small object's GET costs the
-    client beyond the raw HTTP request (1.14 ms of CPU a GET here, 0.99 ms without both)."""
-    creator = getattr(client, "_user_agent_creator", None)
-    build = getattr(creator, "to_string", None)
-    if build is None or not hasattr(creator, "_client_features"):
-        return
-    cache: dict[tuple[frozenset, frozenset], str] = {}
-
-    def to_string() -> str:
-        context = get_context()
-        key = (frozenset(creator._client_features or ()),
-               frozenset(getattr(context, "features", None) or ()) if context is not None else frozenset())
-        found = cache.get(key)
-        if found is None:
-            found = cache[key] = build()
-        return found
-
-    creator.to_string = to_string
-
-
-def _timestamp(value: str) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        try:
-            parsed = parsedate_to_datetime(value)  # Sun, 06 Dec 2026 03:56:03 GMT
-        except (TypeError, ValueError):
-            return parse_timestamp(value)
-    return parsed if parsed.tzinfo is not None else parse_timestamp(value)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import uuid
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -21,8 +20,9 @@ from airflow_datastores.stores.base import Store
 from airflow_datastores.units import human_size, plural
 from airflow_datastores.versions.aliases import set_alias
 from airflow_datastores.versions.datasets import check_dataset_version, create_dataset_version, dataset_key
+from airflow_datastores.versions.layout import attempt_prefix, manifest_key
 from airflow_datastores.versions.lineage import record_uses
-from airflow_datastores.versions.manifest import Producer, Version, manifest_key
+from airflow_datastores.versions.manifest import Producer, Version
 from airflow_datastores.versions.metadata import FileMetadata, check_properties, check_tags, split_sidecars
 from airflow_datastores.versions.references import DATASET_SCHEME
 
@@ -100,8 +100,7 @@ def snapshot(
     logger = logger or log
     created_at = _now()
     version_id = producer.version_id
-    attempt = f"try-{producer.try_number}-{uuid.uuid4().hex[:8]}"
-    prefix = f"{producer.dag_id}/{producer.task_id}/{version_id}/{attempt}/"
+    prefix = attempt_prefix(producer.dag_id, producer.task_id, version_id, try_number=producer.try_number)
     version_tags = check_tags(list(tags), where="tags")
     version_properties = check_properties(properties, where="properties")
     files, sidecars = split_sidecars(collect_outputs(outputs_dir), outputs_dir=outputs_dir)

@@ -1,9 +1,6 @@
 """The manifest: what a version is, where it lives, and how versions are listed and read.
 
-Layout below a store's root (readable by a person browsing the bucket)::
-
-    <dag_id>/<task_id>/<version_id>/<attempt>/<path>   the files, one prefix per task attempt
-    _manifests/<dag_id>/<task_id>/<version_id>.json     the commit: a version exists once this exists
+Where the files and the manifest of a version are: :mod:`.layout` (one module writes and reads keys).
 """
 
 from __future__ import annotations
@@ -19,9 +16,9 @@ from datetime import UTC, datetime
 from airflow_datastores.errors import DataStoreError, NotFound
 from airflow_datastores.records import FileEntry
 from airflow_datastores.stores.base import Store
+from airflow_datastores.versions.layout import manifest_key, manifest_prefix, parse_manifest_key
 from airflow_datastores.versions.references import make_reference
 
-MANIFESTS = "_manifests"
 MANIFEST_FORMAT = 1
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -125,10 +122,6 @@ def slug(text: str) -> str:
     return _SAFE.sub("-", text).strip("-.") or "x"
 
 
-def manifest_key(dag_id: str, task_id: str, version_id: str) -> str:
-    return f"{MANIFESTS}/{dag_id}/{task_id}/{version_id}.json"
-
-
 # Reading versions
 
 
@@ -165,17 +158,11 @@ class VersionSummary:
 
 def list_versions(store: Store, *, dag_id: str | None = None, task_id: str | None = None) -> list[VersionSummary]:
     """Committed versions, oldest first, from a listing of the manifests only."""
-    prefix = f"{MANIFESTS}/"
-    if dag_id:
-        prefix += f"{dag_id}/"
-        if task_id:
-            prefix += f"{task_id}/"
     found = []
-    for info in store.list(prefix):
-        parts = info.key[len(MANIFESTS) + 1 :].split("/")
-        if len(parts) != 3 or not parts[2].endswith(".json"):
-            continue
-        found.append(VersionSummary(parts[0], parts[1], parts[2][: -len(".json")], info.key, info.modified))
+    for info in store.list(manifest_prefix(dag_id, task_id)):
+        parsed = parse_manifest_key(info.key)
+        if parsed is not None:
+            found.append(VersionSummary(*parsed, info.key, info.modified))
     epoch = datetime.min.replace(tzinfo=UTC)
     found.sort(key=lambda v: (v.committed or epoch, v.version_id))
     return found
@@ -189,6 +176,6 @@ def latest_version(store: Store, dag_id: str, task_id: str) -> Version:
         if version.files:
             return version
     raise NotFound(
-        f"{store.url_for(f'{MANIFESTS}/{dag_id}/{task_id}/')}: {dag_id}.{task_id} has no committed "
+        f"{store.url_for(manifest_prefix(dag_id, task_id))}: {dag_id}.{task_id} has no committed "
         + ("version with files yet (only empty ones)" if versions else "version yet") + "; run it first"
     )

@@ -25,8 +25,9 @@ from airflow_datastores.stores.base import Leftover, ObjectInfo, Store
 from airflow_datastores.units import format_duration
 from airflow_datastores.versions.aliases import aliased_versions
 from airflow_datastores.versions.datasets import dataset_versions_in_use
+from airflow_datastores.versions.layout import parse_attempt_key, parse_manifest_key
 from airflow_datastores.versions.lineage import forget
-from airflow_datastores.versions.manifest import MANIFESTS, VersionSummary, list_versions, load_version
+from airflow_datastores.versions.manifest import VersionSummary, list_versions, load_version
 
 log = logging.getLogger(__name__)
 
@@ -268,7 +269,8 @@ def _select_orphans(store: Store, prefix: str, committed: set[str], grace: timed
     """Attempt prefixes no manifest names, older than ``grace``; younger ones are listed as kept."""
     orphans = []
     for attempt, infos in _attempts(store, prefix=prefix, committed=committed).items():
-        dag, task, version_id = attempt.split("/")[:3]
+        key = parse_attempt_key(attempt)
+        dag, task, version_id = key.dag_id, key.task_id, key.version_id
         times = [i.modified for i in infos]
         item = PurgeItem(kind="orphan", dag_id=dag, task_id=task, version_id=version_id, prefix=attempt,
                          files=len(infos), bytes=sum(i.size for i in infos), url=store.url_for(attempt),
@@ -340,13 +342,12 @@ def _scope(dag_id: str | None, task_id: str | None) -> str:
 
 
 def _owner(key: str | None) -> tuple[str, str, str]:
-    """``(dag, task, version)`` of a key below an attempt prefix, ``"-"`` for what it does not tell."""
-    parts = (key or "").split("/")
-    if len(parts) >= 5 and parts[3].startswith("try-"):
-        return parts[0], parts[1], parts[2]
-    if len(parts) == 4 and parts[0] == MANIFESTS:
-        return parts[1], parts[2], parts[3].removesuffix(".json")
-    return "-", "-", "-"
+    """``(dag, task, version)`` of a key below an attempt prefix or of a manifest, ``"-"`` for what it does
+    not tell."""
+    attempt = parse_attempt_key(key or "")
+    if attempt is not None:
+        return attempt.dag_id, attempt.task_id, attempt.version_id
+    return parse_manifest_key(key or "") or ("-", "-", "-")
 
 
 def _young(modified: datetime | None, grace: timedelta, now: datetime) -> str:
@@ -360,12 +361,9 @@ def _attempts(store: Store, *, prefix: str, committed: set[str]) -> dict[str, li
     """Attempt prefixes (``dag/task/version/attempt/``) that no manifest commits, with their files."""
     groups: dict[str, list[ObjectInfo]] = defaultdict(list)
     for info in store.list(prefix):
-        if info.key.startswith(f"{MANIFESTS}/"):
-            continue
-        parts = info.key.split("/")
-        if len(parts) < 5 or not parts[3].startswith("try-"):
-            continue  # not written by a snapshot
-        attempt = "/".join(parts[:4]) + "/"
-        if attempt not in committed:
-            groups[attempt].append(info)
+        attempt = parse_attempt_key(info.key)
+        if attempt is None or not attempt.path:
+            continue  # not a file a snapshot wrote
+        if attempt.prefix not in committed:
+            groups[attempt.prefix].append(info)
     return groups
