@@ -1,7 +1,9 @@
 """What Airflow's ProvidersManager reads: connection types and forms, filesystems, the decorator, the
-``[datastores]`` options. Imports nothing of Airflow, so reading it is cheap."""
+``[datastores]`` options (declared in :mod:`.config`). Imports nothing of Airflow, so reading it is cheap."""
 
 from __future__ import annotations
+
+from airflow_datastores.config import OPTIONS
 
 _DISTRIBUTION = "airflow-provider-datastores"
 
@@ -88,108 +90,7 @@ def get_provider_info() -> dict:
         "config": {
             "datastores": {
                 "description": "Where tasks keep their inputs and outputs.",
-                "options": {
-                    "default_store": {
-                        "description": "URL or name of the store used when a task names none. "
-                        "Empty: a local directory, $AIRFLOW_HOME/datastores.",
-                        "version_added": "0.1.0",
-                        "type": "string",
-                        "example": "s3://my-bucket/airflow",
-                        "default": "",
-                    },
-                    "stores": {
-                        "description": "Named stores, as JSON: name -> URL, or name -> "
-                        '{"url": ..., "conn_id": ...}. Inputs under a named store\'s URL use its connection.',
-                        "version_added": "0.1.0",
-                        "type": "string",
-                        "example": '{"raw": {"url": "s3://raw-data", "conn_id": "aws_raw"}}',
-                        "default": "",
-                    },
-                    "cache_dir": {
-                        "description": "Local cache of staged inputs on each worker. "
-                        "Empty: $AIRFLOW_HOME/datastores-cache.",
-                        "version_added": "0.1.0",
-                        "type": "string",
-                        "example": "/var/cache/airflow-datastores",
-                        "default": "",
-                    },
-                    "work_dir": {
-                        "description": "Where tasks get their inputs and outputs directories. Empty: "
-                        "$AIRFLOW_HOME/datastores-work. Keep it on the same file system as cache_dir.",
-                        "version_added": "0.1.0",
-                        "type": "string",
-                        "example": "/var/lib/airflow-datastores/work",
-                        "default": "",
-                    },
-                    "cache_max_bytes": {
-                        "description": "Upper bound of the cache's size in bytes; the least recently "
-                        "used entries go first.",
-                        "version_added": "0.1.0",
-                        "type": "integer",
-                        "example": "107374182400",
-                        "default": "10737418240",
-                    },
-                    "max_connections": {
-                        "description": "How many connections one task may have open to its stores at once: "
-                        "many small files transfer that many at once (each waits on round trips), a large "
-                        "object is read as parallel ranges that share them (each stream is capped by the "
-                        "network), and large uploads send parts in parallel.",
-                        "version_added": "0.1.0",
-                        "type": "integer",
-                        "example": "64",
-                        "default": "32",
-                    },
-                    "max_concurrency": {
-                        "description": "How many files one task transfers at once. Empty: as many as "
-                        "max_connections.",
-                        "version_added": "0.1.0",
-                        "type": "integer",
-                        "example": "16",
-                        "default": "",
-                    },
-                    "retry_attempts": {
-                        "description": "Tries of one request to a store in all, the first included (1: no "
-                        "retry). Transient failures (resets, timeouts, 408/429/5xx, throttling) are retried "
-                        "with exponential backoff and jitter; a read resumes at its last byte.",
-                        "version_added": "0.1.0",
-                        "type": "integer",
-                        "example": "12",
-                        "default": "8",
-                    },
-                    "retry_max_seconds": {
-                        "description": "No retry of a request starts after this many seconds since its first try.",
-                        "version_added": "0.1.0",
-                        "type": "float",
-                        "example": "600",
-                        "default": "300",
-                    },
-                    "read_timeout": {
-                        "description": "Seconds a request may wait for the next bytes before it counts as "
-                        "stalled and is retried.",
-                        "version_added": "0.1.0",
-                        "type": "float",
-                        "example": "120",
-                        "default": "60",
-                    },
-                    "environment_queues": {
-                        "description": "YAML pipelines: JSON object of Valohai environment (a step's "
-                        "'environment', a machine type) -> the Airflow queue its task goes to. A step whose "
-                        "environment is not listed runs on the default queue, with a note.",
-                        "version_added": "0.1.0",
-                        "type": "string",
-                        "example": '{"aws-eu-west-1-p2-xlarge": "gpu"}',
-                        "default": "",
-                    },
-                    "datums": {
-                        "description": "Valohai datum:// URLs: JSON object of datum id (or name) -> the URL of "
-                        "that file here, for teams that copied their Valohai data into their own bucket. A datum "
-                        "not listed is looked up as an alias of that name (one that names a file).",
-                        "version_added": "0.1.0",
-                        "type": "string",
-                        "example": '{"0182b0ad-5a7a-c36b-e79e-80623acea29f": "s3://bucket/data/train.csv"}',
-                        "default": "",
-                    },
-                },
+                "options": OPTIONS,
             }
         },
     }

@@ -18,16 +18,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from airflow_datastores import config
 from airflow_datastores.errors import DataStoreError, TransientError
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-#: Defaults of the ``[datastores]`` options.
-DEFAULT_ATTEMPTS = 8
-DEFAULT_MAX_SECONDS = 300.0
-DEFAULT_READ_TIMEOUT = 60.0
+#: The declared defaults of ``[datastores] retry_attempts``, ``retry_max_seconds`` and ``read_timeout``.
+DEFAULT_ATTEMPTS = int(config.default("retry_attempts"))
+DEFAULT_MAX_SECONDS = float(config.default("retry_max_seconds"))
+DEFAULT_READ_TIMEOUT = float(config.default("read_timeout"))
 
 
 @dataclass(frozen=True)
@@ -63,13 +64,8 @@ class RetryPolicy:
     @classmethod
     def from_config(cls) -> RetryPolicy:
         """The policy of ``[datastores] retry_attempts``, ``retry_max_seconds`` and ``read_timeout``."""
-        from airflow_datastores.config import conf_float, conf_int
-
-        return cls(
-            attempts=conf_int("retry_attempts", DEFAULT_ATTEMPTS),
-            max_seconds=conf_float("retry_max_seconds", DEFAULT_MAX_SECONDS),
-            read_timeout=conf_float("read_timeout", DEFAULT_READ_TIMEOUT),
-        )
+        return cls(attempts=config.conf_int("retry_attempts"), max_seconds=config.conf_float("retry_max_seconds"),
+                   read_timeout=config.conf_float("read_timeout"))
 
 
 _policy: RetryPolicy | None = None

@@ -20,6 +20,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from airflow_datastores.config import airflow_conf
 from airflow_datastores.operators.assets import datastore_asset
 from airflow_datastores.records import XCOM_INPUTS
 
@@ -135,9 +136,7 @@ def save_records(context: Mapping[str, Any], records: Sequence[Mapping], *, vers
 def _max_state_bytes() -> int:
     """Our limit, or Airflow's ``[state_store] max_value_storage_bytes`` when that is smaller."""
     try:
-        from airflow.sdk.configuration import conf
-
-        limit = conf.getint("state_store", "max_value_storage_bytes", fallback=0)
+        limit = airflow_conf().getint("state_store", "max_value_storage_bytes", fallback=0)
     except (ImportError, ValueError):  # an Airflow without the setting, or a bad value
         limit = 0
     return min(STATE_MAX_BYTES, limit - 1024) if limit > 1024 else STATE_MAX_BYTES

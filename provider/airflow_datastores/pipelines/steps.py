@@ -158,7 +158,7 @@ def environment_queues() -> dict[str, str]:
     """``[datastores] environment_queues``: a JSON object of Valohai environment -> Airflow queue."""
     from airflow_datastores import config
 
-    text = config.conf_value("environment_queues", "")
+    text = config.conf_value("environment_queues")
     if not text:
         return {}
     try:

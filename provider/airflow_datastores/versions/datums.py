@@ -25,7 +25,7 @@ def datum_table() -> dict[str, str]:
     """``[datastores] datums``: datum id (or name) -> URL."""
     from airflow_datastores import config
 
-    text = config.conf_value("datums", "")
+    text = config.conf_value("datums")
     if not text:
         return {}
     try:
