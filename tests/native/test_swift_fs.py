@@ -69,6 +69,30 @@ def test_large_objects_are_written_in_segments_and_removed_with_them(container, 
     assert left == []  # the segments went with the manifest
 
 
+def test_the_filesystem_and_the_store_share_one_segment_layout(container, swift_root):
+    # What swift:// writes through ObjectStoragePath, the store reads (each segment checked against its
+    # manifest) and its purge finds when the manifest is gone: both write the one layout.
+    from datetime import UTC, datetime, timedelta
+
+    from airflow_datastores.stores.registry import open_store
+    from airflow_datastores.versions.retention import PurgeRule, purge
+
+    fs = swift_fs.get_fs("test_swift", {"segment_size": 1024 * 1024})
+    data = hashlib.shake_256(b"shared").digest(2 * 1024 * 1024 + 5)
+    with fs.open(f"{container}/d/t/r/try-1-0123abcd/model.bin", "wb") as handle:
+        handle.write(data)
+    store = open_store(swift_root, conn_id="test_swift")
+    assert store.read_bytes("d/t/r/try-1-0123abcd/model.bin") == data
+    assert list(store.leftovers()) == []  # committed: its segments are the object's bytes
+    fs.conn.delete_object(container, "d/t/r/try-1-0123abcd/model.bin")  # the manifest only: as if never written
+    (left,) = store.leftovers()
+    assert (left.kind, left.key, left.pieces, left.size) == ("segments", "d/t/r/try-1-0123abcd/model.bin", 3,
+                                                             len(data))
+    result = purge(store, rule=PurgeRule(), dry_run=False, now=datetime.now(UTC) + timedelta(days=2))
+    assert [(i.kind, i.removed) for i in result.items] == [("segments", True)]
+    assert fs.conn.get_container(f"{container}_segments")[1] == []
+
+
 def test_copy_to_s3(container, s3_root):
     from airflow.sdk import ObjectStoragePath
 

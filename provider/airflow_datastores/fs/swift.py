@@ -2,7 +2,8 @@
 
 Paths are ``container/key``; ``ObjectStoragePath("swift://<conn_id>@container/key")`` picks the connection.
 Reads are ranged GETs; writes below :data:`SEGMENT_SIZE` are one PUT, larger ones a static large object
-whose segments go to ``<container>_segments`` (the ``swift`` command line client's convention).
+whose segments go to ``<container>_segments`` in the one segment layout the Swift store writes too
+(:mod:`airflow_datastores.stores.swift_segments`), so a purge finds what an unfinished write left.
 """
 
 from __future__ import annotations
@@ -10,13 +11,20 @@ from __future__ import annotations
 import io
 import json
 import threading
-import uuid
 from typing import Any
 
 from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
 
 from airflow_datastores.hashing import md5_hex
 from airflow_datastores.hooks.swift import SwiftHook
+from airflow_datastores.stores.swift_segments import (
+    MANIFEST_PUT,
+    ensure_segment_container,
+    new_upload,
+    segment_container_of,
+    segment_name,
+    slo_entry,
+)
 
 schemes = ["swift"]
 
@@ -224,7 +232,7 @@ class SwiftFile(AbstractBufferedFile):
 
     def _initiate_upload(self):
         self._segments: list[dict] = []
-        self._upload = f"{self.path.partition('/')[2]}/{uuid.uuid4().hex}"
+        self._upload = new_upload(self.path.partition("/")[2])
 
     def _upload_chunk(self, final=False):
         # Returning False keeps fsspec from clearing the buffer: what is left of it is the next segment's start.
@@ -236,21 +244,21 @@ class SwiftFile(AbstractBufferedFile):
                                                     content_length=len(data), etag=md5_hex(data)),
                             self.path)
             return True
-        segments = f"{container}_segments"
+        segments = segment_container_of(container)
         if not self._segments:
-            self.fs._status(lambda: conn.put_container(segments), segments)
+            self.fs._status(lambda: ensure_segment_container(conn, container, segments), segments)
         while data and (len(data) >= self.blocksize or final):
             piece, data = data[: self.blocksize], data[self.blocksize:]
-            name = f"{self._upload}/{len(self._segments):08d}"
+            name = segment_name(self._upload, len(self._segments))
             etag = self.fs._status(lambda name=name, piece=piece: conn.put_object(
                 segments, name, contents=io.BytesIO(piece), content_length=len(piece),
                 etag=md5_hex(piece)), self.path)
-            self._segments.append({"path": f"/{segments}/{name}", "etag": etag.strip('"'), "size_bytes": len(piece)})
+            self._segments.append(slo_entry(segments, name, etag, len(piece)))
         if not final:
             self.buffer = io.BytesIO()
             self.buffer.write(data)
             return False
         manifest = json.dumps(self._segments)
-        self.fs._status(lambda: conn.put_object(container, key, contents=manifest,
-                                                query_string="multipart-manifest=put"), self.path)
+        self.fs._status(lambda: conn.put_object(container, key, contents=manifest, query_string=MANIFEST_PUT),
+                        self.path)
         return True

@@ -39,7 +39,12 @@ from airflow_datastores.stores.base import (
 )
 from airflow_datastores.stores.parts import MemoryBudget
 from airflow_datastores.stores.spool import Spool
-from airflow_datastores.stores.swift_segments import MANIFEST_PUT, SegmentedObjects, parse_time
+from airflow_datastores.stores.swift_segments import (
+    MANIFEST_PUT,
+    SegmentedObjects,
+    parse_time,
+    segment_container_of,
+)
 
 try:
     import requests
@@ -78,7 +83,7 @@ class SwiftStore(SegmentedObjects, Store):
     def __init__(self, *, root: str, conn_id: str | None = None) -> None:
         super().__init__(root=root, conn_id=conn_id)
         self.container, self.prefix = split_root(root)
-        self.segment_container = f"{self.container}_segments"
+        self.segment_container = segment_container_of(self.container)
         self._hook = SwiftHook(swift_conn_id=conn_id or SwiftHook.default_conn_name)
         self._local = threading.local()
         self._lock = threading.Lock()

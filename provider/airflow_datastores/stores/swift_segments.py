@@ -1,6 +1,13 @@
-"""The static large objects (SLOs) of the Swift store and their segment container ``<container>_segments``:
-the segmented upload with its nested manifests, the segment list an SLO is verified against, and the
-segments of uploads whose manifest was never written (the store's leftovers)."""
+"""The static large objects (SLOs) of Swift and their segment container ``<container>_segments``: the one
+segment layout (the store and the ``swift://`` filesystem write it, purge reads it back), the store's
+segmented upload with its nested manifests, the segment list an SLO is verified against, and the segments
+of uploads whose manifest was never written (the store's leftovers).
+
+The layout (the ``swift`` command line client's convention, with an upload id)::
+
+    <container>_segments/<object name>/<upload id: 32 hex>/<piece: 8 digits>     a segment
+    <container>_segments/<object name>/<upload id>/manifest-<n: 4 digits>       a nested manifest
+"""
 
 from __future__ import annotations
 
@@ -23,6 +30,52 @@ except ImportError as err:  # pragma: no cover - depends on the installed extras
 
 #: The query of a PUT that writes an SLO manifest.
 MANIFEST_PUT = "multipart-manifest=put"
+
+
+def segment_container_of(container: str) -> str:
+    """Where the segments of ``container``'s large objects go."""
+    return f"{container}_segments"
+
+
+def new_upload(name: str) -> str:
+    """The prefix of one upload's segments of object ``name`` (unique to the upload)."""
+    return f"{name}/{uuid.uuid4().hex}"
+
+
+def segment_name(upload: str, index: int) -> str:
+    """Segment ``index`` (from 0) of ``upload``."""
+    return f"{upload}/{index:08d}"
+
+
+def nested_manifest_name(upload: str, index: int) -> str:
+    """Nested manifest ``index`` (from 0) of ``upload``."""
+    return f"{upload}/manifest-{index:04d}"
+
+
+def upload_of(segment: str) -> tuple[str, str] | None:
+    """``(object name, upload id)`` of a segment's name below the segment container, as
+    :func:`new_upload` and :func:`segment_name` make it; ``None`` for names they did not make."""
+    parts = segment.rsplit("/", 2)
+    if len(parts) != 3 or len(parts[1]) != 32 or any(c not in "0123456789abcdef" for c in parts[1]):
+        return None
+    return parts[0], parts[1]
+
+
+def slo_entry(segment_container: str, name: str, etag: str, size: int) -> dict:
+    """One entry of an SLO manifest: the segment (or nested manifest) ``name`` of ``segment_container``."""
+    return {"path": f"/{segment_container}/{name}", "etag": etag.strip('"'), "size_bytes": size}
+
+
+def ensure_segment_container(conn, container: str, segment_container: str) -> None:
+    """Create the segment container when it is missing, with the data container's storage policy."""
+    try:
+        conn.head_container(segment_container)
+    except ClientException as err:
+        if err.http_status == 404:
+            policy = conn.head_container(container).get("x-storage-policy")
+            conn.put_container(segment_container, headers={"X-Storage-Policy": policy} if policy else None)
+        elif err.http_status != 403:  # a user with an ACL may write where it may not look
+            raise
 
 
 class SegmentedObjects:
@@ -60,10 +113,10 @@ class SegmentedObjects:
         except BaseException:
             self._memory.release(segment_size)
             raise
-        upload = f"{name}/{uuid.uuid4().hex}"
+        upload = new_upload(name)
 
         def send(number: int, segment: bytes) -> dict:
-            path = f"{upload}/{number - 1:08d}"
+            path = segment_name(upload, number - 1)
             etag = self._put(self.segment_container, path, segment, key=key, what=f"upload segment {number}")
             return self._entry(path, etag, len(segment))
 
@@ -71,7 +124,7 @@ class SegmentedObjects:
             entries = send_parts(first, data, part_size=segment_size, budget=self._memory, send=send,
                                  name="swift-segment")
             full = len(entries) // max_entries * max_entries
-            nested = [self._put_manifest(key, f"{upload}/manifest-{start // max_entries:04d}",
+            nested = [self._put_manifest(key, nested_manifest_name(upload, start // max_entries),
                                          entries[start:start + max_entries]) for start in range(0, full, max_entries)]
             entries = nested + entries[full:]
             manifest, etag = json.dumps(entries), _slo_etag(entries)
@@ -87,22 +140,13 @@ class SegmentedObjects:
         return self._entry(path, etag, sum(e["size_bytes"] for e in entries))
 
     def _entry(self, path: str, etag: str, size: int) -> dict:
-        return {"path": f"/{self.segment_container}/{path}", "etag": etag.strip('"'), "size_bytes": size}
+        return slo_entry(self.segment_container, path, etag, size)
 
     def _ensure_segment_container(self) -> None:
-        """Create the segment container on first use, with the data container's storage policy."""
-        if self._segment_container_ready:
-            return
-        conn = self.conn
-        try:
-            conn.head_container(self.segment_container)
-        except ClientException as err:
-            if err.http_status == 404:
-                policy = conn.head_container(self.container).get("x-storage-policy")
-                conn.put_container(self.segment_container, headers={"X-Storage-Policy": policy} if policy else None)
-            elif err.http_status != 403:  # a user with an ACL may write where it may not look
-                raise
-        self._segment_container_ready = True
+        """Create the segment container on first use."""
+        if not self._segment_container_ready:
+            ensure_segment_container(self.conn, self.container, self.segment_container)
+            self._segment_container_ready = True
 
     def _delete_upload(self, upload: str) -> None:
         """Best effort: remove every segment and nested manifest of one upload."""
@@ -120,10 +164,10 @@ class SegmentedObjects:
         with self._errors(prefix):
             try:
                 for item in self._pages(self.segment_container, self.prefix + check_key(prefix)):
-                    if group and _upload_of(item["name"]) != _upload_of(group[0]["name"]):
+                    if group and upload_of(item["name"]) != upload_of(group[0]["name"]):
                         yield from self._unreferenced(group)
                         group = []
-                    if _upload_of(item["name"]):
+                    if upload_of(item["name"]):
                         group.append(item)
             except ClientException as err:
                 if err.http_status != 404:  # no segment container: nothing was ever segmented
@@ -134,7 +178,7 @@ class SegmentedObjects:
         """The leftover of one upload's segments, unless an SLO of the data container uses them."""
         if not group:
             return
-        name, upload = _upload_of(group[0]["name"])
+        name, upload = upload_of(group[0]["name"])
         try:
             headers = self.conn.head_object(self.container, name)
             if headers.get("x-static-large-object", "").lower() == "true":
@@ -153,7 +197,7 @@ class SegmentedObjects:
 
     def remove_leftover(self, leftover: Leftover) -> None:
         """Delete every segment (and nested manifest) of one unfinished upload."""
-        if not _upload_of(leftover.ref + "x") or not leftover.ref.startswith(self.prefix):
+        if not upload_of(leftover.ref + "x") or not leftover.ref.startswith(self.prefix):
             raise DataStoreError(f"{leftover.url}: not an upload's segments in this store ({self.root}); "
                                  "nothing removed")
         with self._errors(leftover.key or ""):
@@ -169,15 +213,6 @@ class SegmentedObjects:
                 except ClientException as err:
                     if err.http_status != 404:
                         raise
-
-
-def _upload_of(segment: str) -> tuple[str, str] | None:
-    """``(object name, upload id)`` of a segment name ``<object name>/<upload id>/<piece>``, as
-    :meth:`SegmentedObjects._put_large` names them; ``None`` for names it did not make."""
-    parts = segment.rsplit("/", 2)
-    if len(parts) != 3 or len(parts[1]) != 32 or any(c not in "0123456789abcdef" for c in parts[1]):
-        return None
-    return parts[0], parts[1]
 
 
 def _slo_etag(entries: list[dict]) -> str:
