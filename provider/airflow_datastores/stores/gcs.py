@@ -12,6 +12,7 @@ makes atomic.
 from __future__ import annotations
 
 import base64
+import inspect
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -72,6 +73,9 @@ _LIST_FIELDS = "items(name,size,generation,md5Hash,crc32c,updated),nextPageToken
 #: What the SDK raises; anything else is a bug that keeps its traceback.
 # A body that breaks off surfaces as urllib3's or requests' own errors (not all of them OSErrors).
 _BROKEN = (OSError, urllib3.exceptions.HTTPError, requests.exceptions.RequestException)
+#: google-cloud-storage before 3.0 takes ``num_retries`` in its single-request upload too (None: ours).
+_NO_SDK_RETRIES = ({"num_retries": None}
+                   if "num_retries" in inspect.signature(storage.Blob._do_multipart_upload).parameters else {})
 _SDK_ERRORS = (api_errors.GoogleAPIError, auth_errors.GoogleAuthError, InvalidResponse, DataCorruption, *_BROKEN)
 _TRANSIENT = (api_errors.ServerError, api_errors.TooManyRequests, api_errors.RetryError,
               auth_errors.TransportError, *_BROKEN)
@@ -241,7 +245,7 @@ class GCSStore(Store):
                 response = blob._do_multipart_upload(
                     self.client, spool.rewind(), _BINARY, spool.size, predefined_acl=None, if_generation_match=0,
                     if_generation_not_match=None, if_metageneration_match=None, if_metageneration_not_match=None,
-                    timeout=self._timeout(), checksum="crc32c", retry=None)
+                    timeout=self._timeout(), checksum="crc32c", retry=None, **_NO_SDK_RETRIES)
             except InvalidResponse as err:  # the status as the SDK's public methods raise it (412, 5xx ...)
                 raise api_errors.from_http_response(err.response) from None
             blob._set_properties(response.json())

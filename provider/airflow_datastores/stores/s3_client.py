@@ -12,11 +12,14 @@ from airflow_datastores.errors import MissingExtra
 try:
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
     from botocore.config import Config
-    from botocore.context import get_context
     from botocore.parsers import ResponseParserFactory
     from botocore.utils import parse_timestamp
 except ImportError as err:  # pragma: no cover - depends on the installed extras
     raise MissingExtra(scheme="s3", extra="s3") from err
+try:
+    from botocore.context import get_context
+except ImportError:  # an older botocore (the floor, 1.36.0) has no request context: its User-Agent is left as is
+    get_context = None
 
 #: Connections the client keeps at least (more if ``[datastores] max_connections`` says so).
 POOL = 64
@@ -65,7 +68,7 @@ def _cached_user_agent(client) -> None:
     client beyond the raw HTTP request (1.14 ms of CPU a GET here, 0.99 ms without both)."""
     creator = getattr(client, "_user_agent_creator", None)
     build = getattr(creator, "to_string", None)
-    if build is None or not hasattr(creator, "_client_features"):
+    if build is None or get_context is None or not hasattr(creator, "_client_features"):
         return
     cache: dict[tuple[frozenset, frozenset], str] = {}
 
