@@ -46,7 +46,7 @@ def _stop_all() -> None:
     while _started:
         server = _started.pop()
         try:
-            server.stop()
+            server.close()
         except Exception:  # noqa: BLE001 - stopping the rest matters more
             pass
 

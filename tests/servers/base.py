@@ -118,7 +118,11 @@ class LocalServer:
     def __enter__(self):
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def close(self) -> None:
+        """Stop the server and remove its directory when it made one (its data, logs and configs)."""
         self.stop()
         if self._own_dir:
             shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __exit__(self, *exc) -> None:
+        self.close()

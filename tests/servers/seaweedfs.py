@@ -11,7 +11,6 @@ from __future__ import annotations
 import glob
 import json
 import os
-import shutil
 import sys
 
 from tests.servers.base import HOST, INSTALL_HINT, LocalServer, ServerError, free_port, http_ok, stop_process_groups
@@ -48,7 +47,8 @@ class SeaweedFSServer(LocalServer):
                                                                           "secretKey": SECRET_KEY}],
                                        "actions": ["Admin", "Read", "List", "Tagging", "Write"]}]}, handle)
         port = self.ports
-        self.spawn([_binary(), "server", f"-ip={HOST}", f"-ip.bind={HOST}", f"-dir={data}",
+        # -logdir: glog's files would go to /tmp otherwise, and stay there.
+        self.spawn([_binary(), f"-logdir={self.dir}", "server", f"-ip={HOST}", f"-ip.bind={HOST}", f"-dir={data}",
                     f"-master.port={port['master']}", f"-master.port.grpc={port['master.grpc']}",
                     "-master.telemetry=false", "-master.volumeSizeLimitMB=256",
                     f"-volume.port={port['volume']}", f"-volume.port.grpc={port['volume.grpc']}",
@@ -76,8 +76,6 @@ class SeaweedFSServer(LocalServer):
                     os.unlink(path)
                 except FileNotFoundError:
                     pass
-        if self._own_dir:  # its volumes hold every byte the tests wrote
-            shutil.rmtree(self.dir, ignore_errors=True)
 
     def connection(self) -> dict:
         return {"conn_type": "aws", "login": ACCESS_KEY, "password": SECRET_KEY,
