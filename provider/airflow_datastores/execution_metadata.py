@@ -4,14 +4,18 @@
 A :class:`MetadataCollector` is fed every line a step prints and keeps what a person and the next step
 need, within fixed bounds, so a step that prints a million lines cannot fill a database:
 
-* the last value of every key, exactly (at most :data:`MAX_KEYS` keys; more are counted, not kept);
-* the series of lines with their order and time, at most :data:`MAX_POINTS` of them, evenly thinned over
-  the whole run: when the series is full every other point goes, and from then on only every 2nd (then
-  4th, 8th ...) line is kept, so the first and the latest stay and the middle keeps its shape;
+* the last value of every key, exactly (at most :data:`MAX_KEYS` keys and :data:`MAX_LAST_BYTES` of
+  JSON; a new key past either bound is counted, not kept, and a key whose new value does not fit is
+  dropped rather than left stale);
+* the series of lines with their order and time, at most :data:`MAX_POINTS` of them and
+  :data:`MAX_SERIES_BYTES` of values, evenly thinned over the whole run: when the series is full every
+  other point goes, and from then on only every 2nd (then 4th, 8th ...) line is kept, so the first and
+  the latest stay and the middle keeps its shape;
 * a line longer than :data:`MAX_LINE_BYTES`, or that is not a JSON object, is not metadata.
 
-The summary (:meth:`MetadataCollector.summary`) is plain JSON: about :data:`MAX_POINTS` x the size of a
-line at most. It goes with the version (its manifest), to XCom and to the dashboard.
+The summary (:meth:`MetadataCollector.summary`) is plain JSON of at most about 600 KiB however much a
+step prints (the two byte budgets, plus a time and a sequence number per point). It goes with the
+version (its manifest), to XCom and to the dashboard.
 """
 
 from __future__ import annotations
@@ -25,6 +29,15 @@ from typing import Any
 MAX_LINE_BYTES = 16 * 1024
 MAX_KEYS = 256
 MAX_POINTS = 1000
+MAX_SERIES_BYTES = 256 * 1024
+MAX_LAST_BYTES = 256 * 1024
+
+
+def _size(value: Any) -> int:
+    """Bytes of ``value`` as JSON (a number's bound without encoding it: most values are numbers)."""
+    if value is None or isinstance(value, (bool, float)) or isinstance(value, int) and abs(value) < 10**18:
+        return 24
+    return len(json.dumps(value, default=str))
 
 
 class MetadataCollector:
@@ -40,7 +53,11 @@ class MetadataCollector:
         self.count = 0  # lines that were metadata
         self.stride = 1
         self.points: list[dict[str, Any]] = []
+        self.point_sizes: list[int] = []
+        self.series_bytes = 0
         self.last: dict[str, Any] = {}
+        self.last_sizes: dict[str, int] = {}
+        self.last_bytes = 0
         self.keys_dropped = 0
         self.lines_too_long = 0
 
@@ -72,13 +89,24 @@ class MetadataCollector:
             if key not in self.last and len(self.last) >= MAX_KEYS:
                 self.keys_dropped += 1
                 continue
-            kept[key] = self.redact(value)
-            self.last[key] = kept[key]
+            value = self.redact(value)
+            size = _size(key) + _size(value)
+            self.last_bytes -= self.last_sizes.pop(key, 0)
+            if self.last_bytes + size > MAX_LAST_BYTES:
+                self.last.pop(key, None)  # its last value would not be the last: none is better
+                self.keys_dropped += 1
+                continue
+            kept[key] = self.last[key] = value
+            self.last_sizes[key] = size
+            self.last_bytes += size
         if (self.count - 1) % self.stride == 0 and kept:
             self.points.append({"seq": self.count, "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
                                 "values": kept})
-            if len(self.points) > self.max_points:
-                self.points = self.points[::2]
+            self.point_sizes.append(_size(kept))
+            self.series_bytes += self.point_sizes[-1]
+            while len(self.points) > self.max_points or self.series_bytes > MAX_SERIES_BYTES:
+                self.points, self.point_sizes = self.points[::2], self.point_sizes[::2]
+                self.series_bytes = sum(self.point_sizes)
                 self.stride *= 2
 
     def summary(self) -> dict[str, Any]:

@@ -6,7 +6,13 @@ from __future__ import annotations
 
 import json
 
-from airflow_datastores.execution_metadata import MAX_LINE_BYTES, MetadataCollector, numeric_series
+from airflow_datastores.execution_metadata import (
+    MAX_LAST_BYTES,
+    MAX_LINE_BYTES,
+    MAX_SERIES_BYTES,
+    MetadataCollector,
+    numeric_series,
+)
 from airflow_datastores.stores.registry import get_store
 from airflow_datastores.versions import load_version
 
@@ -83,3 +89,26 @@ def test_a_python_steps_prints_and_log_metadata_are_kept_without_secrets(airflow
     text = json.dumps(metadata)
     assert "s3cr3t-token-value" not in text and "pa55word" not in text
     assert metadata["last"]["source"] == "https://bob:***@host/data.csv"
+
+
+def test_big_values_keep_the_summary_within_its_byte_budgets():
+    collector = MetadataCollector(max_points=1000)
+    line = "y" * (MAX_LINE_BYTES - 100)  # each line just under the line bound: 1,000 of them would be 16 MB
+    for step in range(1, 2001):
+        assert collector.feed(json.dumps({"step": step, "report": line}))
+    summary = collector.summary()
+    assert len(json.dumps(summary["series"])) <= MAX_SERIES_BYTES + 1000 * 80  # values, plus seq and time
+    seqs = [p["seq"] for p in summary["series"]]
+    assert seqs[0] == 1 and seqs[-1] > 2000 - summary["stride"] and len(seqs) < 1000
+    assert {b - a for a, b in zip(seqs, seqs[1:], strict=False)} == {summary["stride"]}
+    assert summary["last"] == {"step": 2000, "report": line}
+
+    for key in range(100):  # distinct keys, each a big value: the last values stop at their budget
+        collector.feed(json.dumps({f"k{key}": line}))
+    summary = collector.summary()
+    assert len(json.dumps(summary["last"])) <= MAX_LAST_BYTES and summary["keys_dropped"] > 0
+    kept = [key for key in summary["last"] if key.startswith("k")]
+    assert kept and all(summary["last"][key] == line for key in kept)
+    collector.add({kept[0]: "z" * MAX_LAST_BYTES})  # a new value that cannot fit: the key goes, not left stale
+    assert kept[0] not in collector.summary()["last"]
+    assert len(json.dumps(collector.summary())) < 620 * 1024
