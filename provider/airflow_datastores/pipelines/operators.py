@@ -92,7 +92,8 @@ class YamlStepOperator(DatastoreStepOperator):
                                       param.name, printed, source["key"], source["task_id"])
                         value = printed
                     else:
-                        self.log.warning("%s printed no metadata key %r; parameter %s keeps %r", source["task_id"],
+                        self.log.warning("%s kept no metadata key %r (never printed, or past the metadata bounds); "
+                                         "parameter %s keeps %r", source["task_id"],
                                          source["key"], param.name, value)
             try:
                 values[param.name] = P.cast(param, value)
@@ -247,8 +248,8 @@ class SweepVariantsOperator(BaseOperator):
                 self.log.info("Sweeping %s over %r: the last value of metadata key %r that %s printed", name, value,
                               source["key"], source["task_id"])
             else:
-                self.log.warning("%s printed no metadata key %r, so %s is not swept", source["task_id"], source["key"],
-                                 name)
+                self.log.warning("%s kept no metadata key %r (never printed, or past the metadata bounds), so %s is "
+                                 "not swept", source["task_id"], source["key"], name)
         variants = grid(axes, self.variants)
         self.log.info("%d variants: %s", len(variants), json.dumps(variants, default=str))
         return variants
