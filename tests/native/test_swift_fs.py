@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 
 import pytest
 
@@ -93,6 +94,24 @@ def test_the_filesystem_and_the_store_share_one_segment_layout(container, swift_
     assert fs.conn.get_container(f"{container}_segments")[1] == []
 
 
+def test_an_object_past_one_manifests_segments_nests_manifests_as_the_store_does(container, swift_root):
+    # Swift refuses a manifest of more than max_manifest_segments entries (1,000 by default: 16 GB of
+    # 16 MiB segments); here 2 entries a manifest stand for that bound, so 5 segments need nesting.
+    from airflow_datastores.stores.registry import open_store
+
+    fs = swift_fs.get_fs("test_swift", {"segment_size": 1024 * 1024, "manifest_segments": 2})
+    data = hashlib.shake_256(b"nested").digest(4 * 1024 * 1024 + 9)
+    with fs.open(f"{container}/nested/big.bin", "wb") as handle:
+        handle.write(data)
+    top = json.loads(fs.conn.get_object(container, "nested/big.bin", query_string="multipart-manifest=get")[1])
+    assert [bool(entry.get("sub_slo")) for entry in top] == [True, True, False]  # 2 + 2 behind manifests, 1 as is
+    assert fs.cat_file(f"{container}/nested/big.bin") == data
+    store = open_store(swift_root, conn_id="test_swift")
+    assert store.read_bytes("nested/big.bin") == data  # verified against every segment, nested ones expanded
+    fs.rm(f"{container}/nested/big.bin")
+    assert fs.conn.get_container(f"{container}_segments")[1] == []  # nested manifests and segments went too
+
+
 def test_copy_to_s3(container, s3_root):
     from airflow.sdk import ObjectStoragePath
 
@@ -107,8 +126,6 @@ def test_copy_to_s3(container, s3_root):
 
 
 def test_secrets_stay_out_of_errors(container, monkeypatch):
-    import json
-
     from tests.servers.swift import KEY
 
     monkeypatch.setenv("AIRFLOW_CONN_BAD_SWIFT_FS", json.dumps(

@@ -169,6 +169,8 @@ class HttpFileServer:
         self._server.server_close()
         shutil.rmtree(self._tmp, ignore_errors=True)
 
+    close = stop  # as the process servers' close: stopped, and its directory gone
+
     def connection(self) -> dict:
         conn = {"conn_type": "http", "host": HOST, "port": self.port}
         if self.ca_path:

@@ -19,7 +19,9 @@ from airflow_datastores.hashing import md5_hex
 from airflow_datastores.hooks.swift import SwiftHook
 from airflow_datastores.stores.swift_segments import (
     MANIFEST_PUT,
+    MAX_MANIFEST_SEGMENTS,
     ensure_segment_container,
+    nest_manifests,
     new_upload,
     segment_container_of,
     segment_name,
@@ -50,16 +52,19 @@ class SwiftFileSystem(AbstractFileSystem):
 
     :param swift_conn_id: the Airflow connection (Keystone v3 or tempauth) to authenticate with.
     :param segment_size: bytes per segment of a large object written through :meth:`open`.
+    :param manifest_segments: entries per SLO manifest (the cluster's ``max_manifest_segments``); a
+        longer object nests manifests, as the store does.
     """
 
     protocol = ("swift",)
     root_marker = ""
 
     def __init__(self, *, swift_conn_id: str = SwiftHook.default_conn_name, segment_size: int = SEGMENT_SIZE,
-                 **kwargs: Any) -> None:
+                 manifest_segments: int = MAX_MANIFEST_SEGMENTS, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.hook = SwiftHook(swift_conn_id=swift_conn_id)
         self.segment_size = segment_size
+        self.manifest_segments = manifest_segments
         self._local = threading.local()
         self._auth: tuple[str, str] | None = None
 
@@ -258,7 +263,14 @@ class SwiftFile(AbstractBufferedFile):
             self.buffer = io.BytesIO()
             self.buffer.write(data)
             return False
-        manifest = json.dumps(self._segments)
+
+        def put_manifest(name: str, entries: list[dict]) -> dict:
+            etag = self.fs._status(lambda: conn.put_object(segments, name, contents=json.dumps(entries),
+                                                           query_string=MANIFEST_PUT), self.path)
+            return slo_entry(segments, name, etag, sum(entry["size_bytes"] for entry in entries))
+
+        manifest = json.dumps(nest_manifests(self._segments, upload=self._upload,
+                                             max_entries=self.fs.manifest_segments, put_manifest=put_manifest))
         self.fs._status(lambda: conn.put_object(container, key, contents=manifest, query_string=MANIFEST_PUT),
                         self.path)
         return True

@@ -41,6 +41,7 @@ from airflow_datastores.stores.parts import MemoryBudget
 from airflow_datastores.stores.spool import Spool
 from airflow_datastores.stores.swift_segments import (
     MANIFEST_PUT,
+    MAX_MANIFEST_SEGMENTS,
     SegmentedObjects,
     parse_time,
     segment_container_of,
@@ -58,8 +59,6 @@ except ImportError as err:  # pragma: no cover - depends on the installed extras
 SEGMENT_SIZE = 16 * 1024 * 1024
 #: The most Swift takes in one plain PUT (its default ``max_file_size``): the bound of a create-only write.
 MAX_OBJECT_SIZE = 5 * 1024**3
-#: Entries per SLO manifest (Swift's default ``max_manifest_segments``); longer uploads nest manifests.
-MAX_MANIFEST_SEGMENTS = 1000
 #: Names asked for per listing request.
 LIST_PAGE_SIZE = 1000
 #: How long a create-only write waits for competing PUTs to finish before reading its object back.

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import BinaryIO
@@ -30,6 +30,8 @@ except ImportError as err:  # pragma: no cover - depends on the installed extras
 
 #: The query of a PUT that writes an SLO manifest.
 MANIFEST_PUT = "multipart-manifest=put"
+#: Entries per SLO manifest (Swift's default ``max_manifest_segments``); longer uploads nest manifests.
+MAX_MANIFEST_SEGMENTS = 1000
 
 
 def segment_container_of(container: str) -> str:
@@ -64,6 +66,21 @@ def upload_of(segment: str) -> tuple[str, str] | None:
 def slo_entry(segment_container: str, name: str, etag: str, size: int) -> dict:
     """One entry of an SLO manifest: the segment (or nested manifest) ``name`` of ``segment_container``."""
     return {"path": f"/{segment_container}/{name}", "etag": etag.strip('"'), "size_bytes": size}
+
+
+def nest_manifests(entries: list[dict], *, upload: str, max_entries: int,
+                   put_manifest: Callable[[str, list[dict]], dict]) -> list[dict]:
+    """The entries of an upload's top manifest: every full run of ``max_entries`` segments goes behind a
+    nested manifest, the rest stay as they are (so an upload of up to ``max_entries`` squared segments
+    fits; Swift expands nested manifests on read and removes them with the top one).
+
+    :param put_manifest: writes a manifest of the given entries under the given name in the segment
+        container, and returns its entry for the manifest above (:func:`slo_entry`).
+    """
+    full = len(entries) // max_entries * max_entries
+    nested = [put_manifest(nested_manifest_name(upload, start // max_entries), entries[start:start + max_entries])
+              for start in range(0, full, max_entries)]
+    return nested + entries[full:]
 
 
 def ensure_segment_container(conn, container: str, segment_container: str) -> None:
@@ -123,10 +140,8 @@ class SegmentedObjects:
         try:
             entries = send_parts(first, data, part_size=segment_size, budget=self._memory, send=send,
                                  name="swift-segment")
-            full = len(entries) // max_entries * max_entries
-            nested = [self._put_manifest(key, nested_manifest_name(upload, start // max_entries),
-                                         entries[start:start + max_entries]) for start in range(0, full, max_entries)]
-            entries = nested + entries[full:]
+            entries = nest_manifests(entries, upload=upload, max_entries=max_entries,
+                                     put_manifest=lambda path, part: self._put_manifest(key, path, part))
             manifest, etag = json.dumps(entries), _slo_etag(entries)
             self._put(self.container, name, manifest, key=key, what="commit", query_string=MANIFEST_PUT)
         except BaseException:
