@@ -77,6 +77,8 @@ def nest_manifests(entries: list[dict], *, upload: str, max_entries: int,
     :param put_manifest: writes a manifest of the given entries under the given name in the segment
         container, and returns its entry for the manifest above (:func:`slo_entry`).
     """
+    if len(entries) <= max_entries:
+        return entries
     full = len(entries) // max_entries * max_entries
     nested = [put_manifest(nested_manifest_name(upload, start // max_entries), entries[start:start + max_entries])
               for start in range(0, full, max_entries)]
