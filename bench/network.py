@@ -15,7 +15,6 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import boto3
@@ -28,14 +27,13 @@ from airflow_datastores.stores.registry import clear_cache, open_store
 from airflow_datastores.units import human_size
 from airflow_datastores.versions import Producer, snapshot
 from bench import peers, reference
-from bench.cases import BUCKET, CONN_ID, RepeatReader, Results, _peak_rss, _write_tree
+from bench.cases import BUCKET, CONN_ID, Results, _peak_rss
 from bench.interleave import CaseResult, Task, run_case
 from bench.peers import Peer
 from bench.shaper import Shaper
-from bench.side_by_side import emptied
+from bench.side_by_side import UPLOADS, emptied, empty_uploads, seed
 from bench.table import render
 
-UPLOADS = "bench-up"
 BIG_KEY = "net/big.bin"
 SMALL_PREFIX = "net/small/"
 #: What the issue names: boto3 with 32 threads for many small objects, rclone --transfers 16.
@@ -75,13 +73,6 @@ class Setting:
 
 def _peer(peer: Peer, task: Callable[[], Task]) -> Task | str:
     return task() if peer.available else f"not installed: {peer.missing}"
-
-
-def _empty_uploads(client) -> None:
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=UPLOADS):
-        keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
-        if keys:
-            client.delete_objects(Bucket=UPLOADS, Delete={"Objects": keys, "Quiet": True})
 
 
 def _rclone_flags() -> list[str]:
@@ -164,7 +155,7 @@ def snapshot_tree(s: Setting, source: str, task_id: str) -> dict[str, Task | str
             _aws(s.aws, "cp", "--recursive", source, f"s3://{UPLOADS}/aws/")
 
     def reset() -> None:
-        _empty_uploads(s.direct)
+        empty_uploads(s.direct)
 
     def boto3_hashed() -> None:
         reference.upload_hashed(s.client, os.path.join(source, files[0]), UPLOADS, "ref/big.bin",
@@ -201,20 +192,8 @@ SWEEP = (4, 8, 16, 32, 64)
 # -- the whole profile -----------------------------------------------------------------------------
 
 def _prepare(s: Setting) -> tuple[str, str]:
-    for bucket in (BUCKET, UPLOADS):
-        s.direct.create_bucket(Bucket=bucket)
-    s.direct.upload_fileobj(RepeatReader(s.big), BUCKET, BIG_KEY)
-    with ThreadPoolExecutor(16) as pool:
-        list(pool.map(lambda i: s.direct.put_object(Bucket=BUCKET, Key=f"{SMALL_PREFIX}{i:05d}.bin",
-                                                    Body=os.urandom(8192)), range(s.small_count)))
-    big_dir = os.path.join(s.work, "net", "source-big")
-    os.makedirs(big_dir)
-    with open(os.path.join(big_dir, "big.bin"), "wb") as handle:
-        reader = RepeatReader(s.big)
-        while chunk := reader.read():
-            handle.write(chunk)
-    small_dir = os.path.join(s.work, "net", "source-small")
-    _write_tree(small_dir, s.small_count, 8192)
+    big_dir, small_dir = seed(s.direct, work=os.path.join(s.work, "net"), big=s.big, small_count=s.small_count,
+                              big_key=BIG_KEY, small_prefix=SMALL_PREFIX)
     # Untimed: ours' first imports and connection, and boto3's.
     scratch = s.place("warm-up", "ours")
     stage_inputs({"one": {"url": f"s3://{BUCKET}/{SMALL_PREFIX}00000.bin", "conn_id": CONN_ID}},

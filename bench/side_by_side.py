@@ -215,26 +215,27 @@ def snapshot_tree(s: Setting, source: str, task_id: str) -> dict[str, Task | str
 
 # -- the whole comparison --------------------------------------------------------------------------
 
-def _prepare(s: Setting) -> tuple[str, str]:
-    """The objects to download and the files to upload, each written once."""
+def seed(client, *, work: str, big: int, small_count: int, big_key: str, small_prefix: str) -> tuple[str, str]:
+    """Write what the cases move, each once: one large object ``big_key`` and ``small_count`` objects
+    of 8 KiB below ``small_prefix`` (in :data:`BUCKET`, with :data:`UPLOADS` made too), and the same as
+    local files to upload; returns (the large file's directory, the small files' directory) below ``work``."""
     for bucket in (BUCKET, UPLOADS):
         try:
-            s.client.create_bucket(Bucket=bucket)
-        except s.client.exceptions.BucketAlreadyOwnedByYou:
+            client.create_bucket(Bucket=bucket)
+        except client.exceptions.BucketAlreadyOwnedByYou:
             pass
-    s.client.upload_fileobj(RepeatReader(s.big), BUCKET, BIG_KEY)
+    client.upload_fileobj(RepeatReader(big), BUCKET, big_key)
     with ThreadPoolExecutor(16) as pool:
-        list(pool.map(lambda i: s.client.put_object(Bucket=BUCKET, Key=f"{SMALL_PREFIX}{i:05d}.bin",
-                                                    Body=os.urandom(8192)), range(s.small_count)))
-    big_dir = os.path.join(s.work, "peers", "source-big")
+        list(pool.map(lambda i: client.put_object(Bucket=BUCKET, Key=f"{small_prefix}{i:05d}.bin",
+                                                  Body=os.urandom(8192)), range(small_count)))
+    big_dir = os.path.join(work, "source-big")
     os.makedirs(big_dir)
     with open(os.path.join(big_dir, "big.bin"), "wb") as handle:
-        reader = RepeatReader(s.big)
+        reader = RepeatReader(big)
         while chunk := reader.read():
             handle.write(chunk)
-    small_dir = os.path.join(s.work, "peers", "source-small")
-    _write_tree(small_dir, s.small_count, 8192)
-    _warm_up(s)
+    small_dir = os.path.join(work, "source-small")
+    _write_tree(small_dir, small_count, 8192)
     return big_dir, small_dir
 
 
@@ -321,7 +322,9 @@ def run_all(*, endpoint: str, work: str, big: int, small_count: int, repeat: int
         rclone, aws = (Peer(name, missing="left out (--no-peers)") for name in ("rclone", "aws"))
     s = Setting(client=_client(endpoint), work=work, big=big, small_count=small_count, rclone=rclone, aws=aws)
     print(f"Side by side with rclone and the AWS CLI ({repeat} runs each, interleaved)", flush=True)
-    big_dir, small_dir = _prepare(s)
+    big_dir, small_dir = seed(s.client, work=os.path.join(s.work, "peers"), big=s.big, small_count=s.small_count,
+                              big_key=BIG_KEY, small_prefix=SMALL_PREFIX)
+    _warm_up(s)
     small = f"{small_count} x 8 KiB"
     cases = [
         ("stage-big", f"stage {human_size(big)} + md5/sha1/sha256", lambda: stage_big(s)),
