@@ -8,7 +8,7 @@ or in a trace shown as a step without its names, files or hashes.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 from airflow_datastores.errors import DataStoreError, NotFound
@@ -60,57 +60,59 @@ def trace(ref: StoreRef, *, dag_id: str, task_id: str, version_id: str, path: st
     return found
 
 
-def alias_list(*, dags: Collection[str] | None = None, recorded: Collection[str] = ()) -> list[dict]:
-    """Per store, its aliases (of readable DAGs) with what each names now and its history, newest first."""
+def _per_store(recorded: Collection[str], key: str, fill: Callable[[Any, list[dict]], None]) -> list[dict]:
+    """``{"store", key: [...], "error"}`` for every known store that has items or an error: ``fill(store,
+    items)`` appends a store's items; what it appended before a failure stays, beside the error."""
     result = []
-    readable = _readable(dags)
     for ref in known_stores(recorded)[0]:
-        entry: dict[str, Any] = {"store": ref.name or safe_url(ref.url), "aliases": [], "error": None}
+        entry: dict[str, Any] = {"store": ref.name or safe_url(ref.url), key: [], "error": None}
         try:
-            store = open_ref(ref)
-            for current in aliases.list_aliases(store)[:MAX_ALIASES]:
-                if not readable(current.dag_id):
-                    continue
-                scope = {} if current.scope == "global" else {"dag_id": current.dag_id, "task_id": current.task_id}
-                moves = aliases.history(store, current.alias, **scope)
-                entry["aliases"].append({**current.to_dict(), "history": [m.to_dict() for m in moves[::-1]
-                                                                          if readable(m.dag_id)][:MAX_HISTORY]})
+            fill(open_ref(ref), entry[key])
         except Exception as err:  # noqa: BLE001 - one store that does not answer must not stop the page
             entry["error"] = safe_text(str(err) or type(err).__name__)
-        if entry["aliases"] or entry["error"]:
+        if entry[key] or entry["error"]:
             result.append(entry)
     return result
+
+
+def alias_list(*, dags: Collection[str] | None = None, recorded: Collection[str] = ()) -> list[dict]:
+    """Per store, its aliases (of readable DAGs) with what each names now and its history, newest first."""
+    readable = _readable(dags)
+
+    def fill(store, items: list[dict]) -> None:
+        for current in aliases.list_aliases(store)[:MAX_ALIASES]:
+            if not readable(current.dag_id):
+                continue
+            scope = {} if current.scope == "global" else {"dag_id": current.dag_id, "task_id": current.task_id}
+            moves = aliases.history(store, current.alias, **scope)
+            items.append({**current.to_dict(), "history": [m.to_dict() for m in moves[::-1]
+                                                           if readable(m.dag_id)][:MAX_HISTORY]})
+
+    return _per_store(recorded, "aliases", fill)
 
 
 def dataset_list(*, dags: Collection[str] | None = None, recorded: Collection[str] = ()) -> list[dict]:
     """Per store, its dataset versions with their files and the task versions those came from."""
-    result = []
     readable = _readable(dags)
-    for ref in known_stores(recorded)[0]:
-        entry: dict[str, Any] = {"store": ref.name or safe_url(ref.url), "datasets": [], "error": None}
-        try:
-            store = open_ref(ref)
-            listed = sorted(datasets.list_dataset_versions(store), key=lambda v: (v[1], str(v[2] or "")),
-                            reverse=True)[:MAX_DATASET_VERSIONS]  # (version, name, written): by name, newest first
-            for version, name, _written in listed:
-                loaded = datasets.load_dataset_version(store, name, version)
-                origins: dict[tuple, int] = {}
-                for origin in loaded.origins:
-                    key = (origin.get("dag_id"), origin.get("task_id"), origin.get("version_id"))
-                    origins[key] = origins.get(key, 0) + 1
-                shown = [{"dag_id": d, "task_id": t, "version_id": v, "files": n} if readable(d)
-                         else {"dag_id": None, "task_id": None, "version_id": None, "files": n}
-                         for (d, t, v), n in origins.items()]
-                files = [{"path": f.path, "size": f.size, "sha256": f.sha256}
-                         for f, o in zip(loaded.files, loaded.origins, strict=False) if readable(o.get("dag_id"))]
-                entry["datasets"].append({"name": name, "version": version, "created_at": loaded.created_at,
-                                          "file_count": len(loaded.files), "files": files[:MAX_DATASET_FILES],
-                                          "origins": shown})
-        except Exception as err:  # noqa: BLE001 - see alias_list
-            entry["error"] = safe_text(str(err) or type(err).__name__)
-        if entry["datasets"] or entry["error"]:
-            result.append(entry)
-    return result
+
+    def fill(store, items: list[dict]) -> None:
+        listed = sorted(datasets.list_dataset_versions(store), key=lambda v: (v[1], str(v[2] or "")),
+                        reverse=True)[:MAX_DATASET_VERSIONS]  # (version, name, written): by name, newest first
+        for version, name, _written in listed:
+            loaded = datasets.load_dataset_version(store, name, version)
+            origins: dict[tuple, int] = {}
+            for origin in loaded.origins:
+                key = (origin.get("dag_id"), origin.get("task_id"), origin.get("version_id"))
+                origins[key] = origins.get(key, 0) + 1
+            shown = [{"dag_id": d, "task_id": t, "version_id": v, "files": n} if readable(d)
+                     else {"dag_id": None, "task_id": None, "version_id": None, "files": n}
+                     for (d, t, v), n in origins.items()]
+            files = [{"path": f.path, "size": f.size, "sha256": f.sha256}
+                     for f, o in zip(loaded.files, loaded.origins, strict=False) if readable(o.get("dag_id"))]
+            items.append({"name": name, "version": version, "created_at": loaded.created_at,
+                          "file_count": len(loaded.files), "files": files[:MAX_DATASET_FILES], "origins": shown})
+
+    return _per_store(recorded, "datasets", fill)
 
 
 def alias_badges(store_urls: Collection[str]) -> dict[tuple[str, str, str, str], list[str]]:
