@@ -18,8 +18,8 @@ from airflow_datastores.errors import (
     TransientError,
 )
 from airflow_datastores.hashing import digest
-from airflow_datastores.stores.base import Leftover, ObjectInfo, SharedClient, Store, check_key, read_up_to, split_root
-from airflow_datastores.stores.parts import MemoryBudget, send_parts
+from airflow_datastores.stores.base import Leftover, ObjectInfo, SharedClient, Store, check_key, split_root
+from airflow_datastores.stores.parts import MemoryBudget, read_first_part, send_parts
 from airflow_datastores.stores.spool import Spool
 
 try:
@@ -133,14 +133,8 @@ class AzureBlobStore(Store):
         if create_only:
             self._put_once(key, blob, data)
             return self._request(lambda: self.stat(key), "stat", key)
-        self._memory.acquire(BLOCK_SIZE)  # the first block's bytes count against the budget too
-        try:
-            first = read_up_to(data, BLOCK_SIZE)
-        except BaseException:
-            self._memory.release(BLOCK_SIZE)
-            raise
+        first = read_first_part(data, part_size=BLOCK_SIZE, budget=self._memory)
         if len(first) < BLOCK_SIZE:
-            self._memory.release(BLOCK_SIZE - len(first))  # a small file holds only its own bytes
             try:
                 self._put_blob(key, blob, first, overwrite=True)
             finally:

@@ -52,6 +52,22 @@ class MemoryBudget:
             self._cond.notify_all()
 
 
+def read_first_part(data: BinaryIO, *, part_size: int, budget: MemoryBudget) -> bytes:
+    """The first part of ``data`` (up to ``part_size`` bytes), read once ``part_size`` of ``budget`` is
+    taken, so its bytes count against the budget too. A short read (a small file) keeps only its own
+    bytes of the budget, which the caller releases once it is sent; a full part goes to
+    :func:`send_parts`, which releases its ``part_size``."""
+    budget.acquire(part_size)
+    try:
+        part = read_up_to(data, part_size)
+    except BaseException:
+        budget.release(part_size)
+        raise
+    if len(part) < part_size:
+        budget.release(part_size - len(part))  # a small file holds only its own bytes
+    return part
+
+
 def send_parts(first: list[bytes], data: BinaryIO, *, part_size: int, budget: MemoryBudget,
                send: Callable[[int, bytes], T], seen: Callable[[bytes], None] | None = None,
                name: str = "part") -> list[T]:

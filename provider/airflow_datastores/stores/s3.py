@@ -24,11 +24,10 @@ from airflow_datastores.stores.base import (
     Store,
     Vouched,
     check_key,
-    read_up_to,
     split_root,
     vouch,
 )
-from airflow_datastores.stores.parts import MemoryBudget, send_parts
+from airflow_datastores.stores.parts import MemoryBudget, read_first_part, send_parts
 from airflow_datastores.stores.s3_checksums import (
     CHECKSUM_FIELDS,
     b64_to_hex,
@@ -168,14 +167,8 @@ class S3Store(Store):
         s3_key = self._key(key)
         if create_only:
             return self._put_once(key, s3_key, data)
-        self._memory.acquire(PART_SIZE)  # the first part's bytes count against the budget too
-        try:
-            first = read_up_to(data, PART_SIZE)
-        except BaseException:
-            self._memory.release(PART_SIZE)
-            raise
+        first = read_first_part(data, part_size=PART_SIZE, budget=self._memory)
         if len(first) < PART_SIZE:
-            self._memory.release(PART_SIZE - len(first))  # a small file holds only its own bytes
             try:
                 return self._put(key, s3_key, first)
             finally:

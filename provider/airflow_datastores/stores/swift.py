@@ -34,10 +34,9 @@ from airflow_datastores.stores.base import (
     Store,
     Vouched,
     check_key,
-    read_up_to,
     split_root,
 )
-from airflow_datastores.stores.parts import MemoryBudget
+from airflow_datastores.stores.parts import MemoryBudget, read_first_part
 from airflow_datastores.stores.spool import Spool
 from airflow_datastores.stores.swift_segments import (
     MANIFEST_PUT,
@@ -180,14 +179,8 @@ class SwiftStore(SegmentedObjects, Store):
                 size = spool.size
             return self._info(key, size=size, etag=etag, whole=True)
         segment_size = SEGMENT_SIZE
-        self._memory.acquire(segment_size)  # the first segment's bytes count against the budget too
-        try:
-            first = read_up_to(data, segment_size)
-        except BaseException:
-            self._memory.release(segment_size)
-            raise
+        first = read_first_part(data, part_size=segment_size, budget=self._memory)
         if len(first) < segment_size:
-            self._memory.release(segment_size - len(first))  # a small file holds only its own bytes
             try:
                 etag = self._put(self.container, name, first, key=key)
             finally:
