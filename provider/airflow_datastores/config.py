@@ -4,6 +4,7 @@ through Airflow's task-SDK configuration (``airflow.cfg``, ``AIRFLOW__DATASTORES
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -153,6 +154,25 @@ def _number(option: str, kind: type, what: str):
         return kind(raw)
     except ValueError:
         raise InvalidSpec(f"[datastores] {option} = {raw!r} is not {what}") from None
+
+
+def conf_json_object(option: str, *, of: str) -> dict:
+    """``[datastores] <option>`` as a JSON object (empty: ``{}``); a clear error names the option and
+    shows its declared example otherwise.
+
+    :param of: what the object maps, for the message (e.g. ``"names to stores"``).
+    """
+    raw = conf_value(option).strip()
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise InvalidSpec(f"[datastores] {option} is not valid JSON ({err.msg} at column {err.colno}); "
+                          f"give an object such as {OPTIONS[option]['example']}") from None
+    if not isinstance(value, dict):
+        raise InvalidSpec(f"[datastores] {option} must be a JSON object mapping {of}")
+    return value
 
 
 def cache_dir() -> str:

@@ -46,3 +46,21 @@ def test_only_config_reads_airflow_configuration():
     readers = [str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
                if re.search(r"airflow(\.sdk)?\.configuration|from airflow import conf", p.read_text())]
     assert readers == ["config.py"]
+
+
+@pytest.mark.parametrize("option", ["stores", "datums", "environment_queues"])
+def test_a_json_object_option_that_is_not_one_is_named_with_its_example(unset, monkeypatch, option):
+    from airflow_datastores.errors import InvalidSpec
+    from airflow_datastores.pipelines.steps import environment_queues
+    from airflow_datastores.stores.registry import named_stores
+    from airflow_datastores.versions.datums import datum_table
+
+    read = {"stores": named_stores, "datums": datum_table, "environment_queues": environment_queues}[option]
+    assert read() == {}  # empty: nothing configured
+    monkeypatch.setenv(f"AIRFLOW__DATASTORES__{option.upper()}", "{oops")
+    with pytest.raises(InvalidSpec, match=rf"\[datastores\] {option} is not valid JSON \(.* at column 2\); "
+                                          rf"give an object such as {re.escape(config.OPTIONS[option]['example'])}"):
+        read()
+    monkeypatch.setenv(f"AIRFLOW__DATASTORES__{option.upper()}", '["a list"]')
+    with pytest.raises(InvalidSpec, match=rf"\[datastores\] {option} must be a JSON object mapping "):
+        read()

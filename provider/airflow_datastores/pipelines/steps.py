@@ -5,12 +5,11 @@ environment, input-change policy, mounts, time limit; and a node's own copy of a
 from __future__ import annotations
 
 import copy
-import json
 from typing import Any
 
 from valohai_yaml.objs.step import Step
 
-from airflow_datastores.errors import PipelineError
+from airflow_datastores.errors import InvalidSpec
 from airflow_datastores.pipelines import parameters as P
 from airflow_datastores.pipelines.extension import strip_step
 from airflow_datastores.pipelines.model import StepSpec
@@ -145,7 +144,7 @@ def _queue(reader: Reader, environment: str, line: int, what: str) -> str | None
     if reader.queues is None:
         try:
             reader.queues = environment_queues()
-        except PipelineError as err:
+        except InvalidSpec as err:
             raise reader.error(line, str(err)) from None
     if environment in reader.queues:
         return reader.queues[environment]
@@ -158,16 +157,7 @@ def environment_queues() -> dict[str, str]:
     """``[datastores] environment_queues``: a JSON object of Valohai environment -> Airflow queue."""
     from airflow_datastores import config
 
-    text = config.conf_value("environment_queues")
-    if not text:
-        return {}
-    try:
-        value = json.loads(text)
-    except ValueError as err:
-        raise PipelineError(f"[datastores] environment_queues is not JSON ({err}); give an object such as "
-                            '{"aws-eu-west-1-p2-xlarge": "gpu"}') from None
-    if not isinstance(value, dict):
-        raise PipelineError("[datastores] environment_queues must be a JSON object of environment -> queue")
+    value = config.conf_json_object("environment_queues", of="Valohai environments to queues")
     return {str(k): str(v) for k, v in value.items()}
 
 

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
-import json
 import os
 import threading
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
-from airflow_datastores.config import airflow_home, conf_value as _conf
+from airflow_datastores.config import airflow_home, conf_json_object, conf_value as _conf
 from airflow_datastores.errors import BrokenExtra, InvalidSpec, MissingExtra
 from airflow_datastores.redaction import redact
 from airflow_datastores.stores.base import Store
@@ -225,18 +224,7 @@ def clear_cache() -> None:
 
 def named_stores() -> dict[str, StoreConfig]:
     """Stores configured by name in ``[datastores] stores`` (JSON: name -> URL or {url, conn_id})."""
-    raw = _conf("stores").strip()
-    if not raw:
-        return {}
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as err:
-        raise InvalidSpec(
-            f"[datastores] stores is not valid JSON ({err.msg} at column {err.colno}); expected e.g. "
-            '{"raw": {"url": "s3://my-bucket/raw", "conn_id": "aws_default"}}'
-        ) from None
-    if not isinstance(data, dict):
-        raise InvalidSpec("[datastores] stores must be a JSON object mapping names to stores")
+    data = conf_json_object("stores", of="names to stores")
     stores = {}
     for name, spec in data.items():
         if isinstance(spec, str):

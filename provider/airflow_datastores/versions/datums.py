@@ -13,8 +13,6 @@ Otherwise the staging fails naming the input and both ways to fix it.
 
 from __future__ import annotations
 
-import json
-
 from airflow_datastores.errors import InvalidSpec, NotFound
 from airflow_datastores.stores.base import Store
 from airflow_datastores.versions.aliases import list_aliases
@@ -25,16 +23,9 @@ def datum_table() -> dict[str, str]:
     """``[datastores] datums``: datum id (or name) -> URL."""
     from airflow_datastores import config
 
-    text = config.conf_value("datums")
-    if not text:
-        return {}
-    try:
-        table = json.loads(text)
-    except ValueError as err:
-        raise InvalidSpec(f"[datastores] datums is not JSON ({err}); give an object such as "
-                          '{"0182b0ad-...": "s3://bucket/data/train.csv"}') from None
-    if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
-        raise InvalidSpec("[datastores] datums must be a JSON object of datum id -> URL")
+    table = config.conf_json_object("datums", of="datum ids to URLs")
+    if not all(isinstance(v, str) for v in table.values()):
+        raise InvalidSpec("[datastores] datums must be a JSON object mapping datum ids to URLs")
     return table
 
 
