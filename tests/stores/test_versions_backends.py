@@ -79,13 +79,19 @@ def _race(store, outs: list[str], *, run_id: str, together: bool = True, **optio
     return results
 
 
-def test_two_concurrent_commits_one_winner(store, request, tmp_path):
+def _two_outputs(tmp_path) -> list[str]:
+    """Two outputs directories, each with one file of its own: what two racing attempts commit."""
     outs = []
     for i in range(2):
         out = tmp_path / f"out{i}"
         out.mkdir()
         (out / "f.txt").write_bytes(f"attempt {i}".encode())
         outs.append(str(out))
+    return outs
+
+
+def test_two_concurrent_commits_one_winner(store, request, tmp_path):
+    outs = _two_outputs(tmp_path)
     rounds = ROUNDS.get(request.node.callspec.params["store"], 3)
     for number in range(rounds):
         results = _race(store, outs, run_id=f"same-{number:02d}")
@@ -104,12 +110,7 @@ def test_a_manifest_over_16_mib_is_one_create_only_request_and_one_writer_wins(s
     if store.schemes == ("s3",):
         store.inner.client.meta.events.register(
             "before-parameter-build.s3.CreateMultipartUpload", lambda params, **_: multipart.append(params["Key"]))
-    outs = []
-    for i in range(2):
-        out = tmp_path / f"out{i}"
-        out.mkdir()
-        (out / "f.txt").write_bytes(f"attempt {i}".encode())
-        outs.append(str(out))
+    outs = _two_outputs(tmp_path)
     large = {"notes": "n" * (17 * 1024 * 1024)}
     for number in range(3):
         results = _race(store, outs, run_id=f"big-{number}", properties=large, together=race)
