@@ -121,24 +121,24 @@ def local_root(tmp_path, _clear_stores) -> str:
     return f"file://{root}"
 
 
-@pytest.fixture
-def s3_root(s3_server, _clear_stores) -> str:
+def _new_bucket(server) -> str:
+    """A new bucket on the S3 server ``server`` (moto or SeaweedFS), as a store URL."""
     import boto3
 
     name = _name()
-    boto3.client("s3", endpoint_url=s3_server.endpoint, region_name="us-east-1", aws_access_key_id="testing",
+    boto3.client("s3", endpoint_url=server.endpoint, region_name="us-east-1", aws_access_key_id="testing",
                  aws_secret_access_key="testing").create_bucket(Bucket=name)
     return f"s3://{name}"
+
+
+@pytest.fixture
+def s3_root(s3_server, _clear_stores) -> str:
+    return _new_bucket(s3_server)
 
 
 @pytest.fixture
 def seaweedfs_root(seaweedfs_server, _clear_stores) -> str:
-    import boto3
-
-    name = _name()
-    boto3.client("s3", endpoint_url=seaweedfs_server.endpoint, region_name="us-east-1", aws_access_key_id="testing",
-                 aws_secret_access_key="testing").create_bucket(Bucket=name)
-    return f"s3://{name}"
+    return _new_bucket(seaweedfs_server)
 
 
 @pytest.fixture

@@ -59,18 +59,21 @@ def _proxied(server, conn_id: str, connection: dict) -> FaultProxy:
     return proxy
 
 
+def _s3_via(server):
+    """The connection to the S3 server ``server`` through a proxy ``p``."""
+    return lambda p: {**server.connection(), "extra": {"endpoint_url": p.endpoint, "region_name": "us-east-1"}}
+
+
 @pytest.fixture(scope="session")
 def s3_proxy(s3_server):
-    proxy = _proxied(s3_server, "faulty_s3", lambda p: {**s3_server.connection(), "extra": {
-        "endpoint_url": p.endpoint, "region_name": "us-east-1"}})
+    proxy = _proxied(s3_server, "faulty_s3", _s3_via(s3_server))
     yield proxy
     proxy.stop()
 
 
 @pytest.fixture(scope="session")
 def seaweedfs_proxy(seaweedfs_server):
-    proxy = _proxied(seaweedfs_server, "faulty_seaweedfs", lambda p: {**seaweedfs_server.connection(), "extra": {
-        "endpoint_url": p.endpoint, "region_name": "us-east-1"}})
+    proxy = _proxied(seaweedfs_server, "faulty_seaweedfs", _s3_via(seaweedfs_server))
     yield proxy
     proxy.stop()
 
