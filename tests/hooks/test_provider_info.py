@@ -37,7 +37,7 @@ def test_every_datastores_option_the_code_reads_is_declared_and_in_the_readme():
     options = get_provider_info()["config"]["datastores"]["options"]
     source = Path(str(files("airflow_datastores")))
     read = {name for path in source.rglob("*.py")
-            for name in re.findall(r'\b(?:conf_value|conf_int|conf_float|_conf)\(\s*"([a-z_]+)"', path.read_text())}
+            for name in re.findall(r'\b(?:conf_value|conf_int|conf_float|conf_json_object|_conf)\(\s*"([a-z_]+)"', path.read_text())}
     assert "environment_queues" in read and read <= set(options), read - set(options)
     assert json.loads(options["environment_queues"]["example"]) == {"aws-eu-west-1-p2-xlarge": "gpu"}
     assert options["environment_queues"]["default"] == ""
